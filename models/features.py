@@ -64,7 +64,7 @@ class UNetGeometry:
     def skip_crops(self) -> tuple[tuple[int, int], ...]:
         """(skip size, cropped size) per expansive level, bottom-most first (paper: 64->56 ...)."""
         skips = tuple(reversed(self.contracting[:-1]))
-        return tuple(zip(skips, self.expanding))
+        return tuple(zip(skips, self.expanding, strict=True))
 
 
 def _trace(tile: int, depth: int) -> UNetGeometry | None:

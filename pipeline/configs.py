@@ -1,8 +1,8 @@
 """Every knob of petunet in one place: the paper's values as defaults, small presets for CPU runs.
 
 `PipelineConfig` is a frozen dataclass; presets are partial overrides of it and the runners apply
-command-line overrides on top (`with_overrides`). Validation happens here, before any component runs,
-so a bad tile or preset fails at once with a message.
+command-line overrides on top (`with_overrides`). Validation happens here, before any component
+runs, so a bad tile or preset fails at once with a message.
 """
 
 from __future__ import annotations
