@@ -1,4 +1,4 @@
-"""The synthetic Oxford-IIIT Pet stand-in: layout, determinism, and images varied enough to learn."""
+"""The synthetic Oxford-IIIT Pet stand-in: layout, determinism, images varied enough to learn."""
 
 from __future__ import annotations
 
