@@ -22,7 +22,7 @@ RAW_FEATURE_KEYS = (IMAGE_KEY, MASK_KEY, NAME_KEY, HEIGHT_KEY, WIDTH_KEY, SPECIE
 # --- Transform output ----------------------------------------------------------------------------
 TILE_KEY = "image_tile"  # uint8 T x T x 3, the mirror-padded overlap tile
 LABEL_KEY = "label"  # int64 O x O, classes 0..2 and IGNORE outside the image
-CLASS_WEIGHTS_KEY = "class_weights"  # float32 [NUM_CLASSES], w_c from train-set class frequencies
+CLASS_COUNTS_KEY = "class_pixel_counts"  # float32 [NUM_CLASSES]: train-split pixel counts (for w_c)
 
 # --- Labels --------------------------------------------------------------------------------------
 # Oxford trimap value -> class index. Class 0 is the pet so that "class 0 IoU" reads as "pet IoU".

@@ -1,0 +1,172 @@
+"""The overlap-tile preprocessing (DESIGN.md §3) and the Transform `preprocessing_fn`.
+
+The image is resized, keeping its aspect ratio, to fit the O x O output canvas, centred, and
+everything around it (the rest of the canvas and the T x T tile's margin) is filled by mirroring the
+image about its own borders, as the paper extrapolates missing context (Fig. 2).
+The trimap gets the same resize
+(nearest neighbour) onto the same canvas; canvas pixels outside the image are IGNORE.
+
+The per-example functions are plain TensorFlow so that Transform, the serving signatures and the
+prediction CLI share one implementation: what the model is trained on is what it is served with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models import features
+
+# Raw outputs of the Transform graph besides the two tensors the model consumes.
+CANVAS_BOX_KEY = "canvas_box"  # int64 [4]: top, left, height, width of the image on the canvas
+IMAGE_SIZE_KEY = "image_size"  # int64 [2]: the decoded image's height and width
+TILE_BYTES_KEY = features.TILE_KEY  # serialized uint8 [T, T, 3]: 1 byte per pixel on disk
+
+
+def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:
+    """Decodes JPEG/PNG/GIF/BMP bytes to uint8 [H, W, 3] (first frame of a GIF)."""
+    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def canvas_box(height: tf.Tensor, width: tf.Tensor, canvas: int) -> tf.Tensor:
+    """Where an H x W image lands on the canvas once resized to fit: [top, left, h, w] (int32).
+
+    The image keeps its aspect ratio, touches the canvas on its longer side and is centred.
+    """
+    height = tf.cast(height, tf.float64)
+    width = tf.cast(width, tf.float64)
+    scale = tf.minimum(canvas / height, canvas / width)
+    new_h = tf.clip_by_value(tf.cast(tf.round(height * scale), tf.int32), 1, canvas)
+    new_w = tf.clip_by_value(tf.cast(tf.round(width * scale), tf.int32), 1, canvas)
+    return tf.stack([(canvas - new_h) // 2, (canvas - new_w) // 2, new_h, new_w])
+
+
+def reflect_indices(positions: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """Maps any integer positions into [0, size) by mirroring about the borders, repeatedly.
+
+    Same convention as numpy.pad(mode="reflect") (the edge pixel is not repeated), but without its
+    limit of padding less than the size: a thin image still fills a wide canvas.
+    """
+    size = tf.cast(size, positions.dtype)
+    period = tf.maximum(2 * size - 2, 1)
+    folded = tf.math.floormod(positions, period)
+    return tf.where(folded >= size, period - folded, folded)
+
+
+def mirror_tile(resized: tf.Tensor, box: tf.Tensor, canvas: int, margin: int) -> tf.Tensor:
+    """The T x T tile (T = canvas + 2 margin) around an image placed at `box` on the canvas.
+
+    Every tile pixel outside the image takes the value of its mirror image inside, so a single
+    gather builds canvas fill and margin in one step.
+    """
+    tile = canvas + 2 * margin
+    coords = tf.range(tile, dtype=tf.int32) - margin
+    rows = reflect_indices(coords - box[0], box[2])
+    cols = reflect_indices(coords - box[1], box[3])
+    return tf.gather(tf.gather(resized, rows, axis=0), cols, axis=1)
+
+
+def image_to_tile(image: tf.Tensor, canvas: int, margin: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """uint8 [H, W, 3] -> (uint8 tile [T, T, 3], canvas box [4] int32)."""
+    shape = tf.shape(image)
+    box = canvas_box(shape[0], shape[1], canvas)
+    resized = tf.image.resize(image, box[2:4], method="bilinear", antialias=True)
+    resized = tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+    tile = mirror_tile(resized, box, canvas, margin)
+    tile.set_shape([canvas + 2 * margin, canvas + 2 * margin, 3])
+    return tile, box
+
+
+def trimap_to_label(trimap: tf.Tensor, box: tf.Tensor, canvas: int) -> tf.Tensor:
+    """Trimap uint8 [H, W, 1] (1/2/3) -> int64 [O, O] classes 0/1/2 and IGNORE off the image.
+
+    Nearest-neighbour resize with the image's half-pixel-centre convention keeps mask and image
+    aligned. Values outside {1, 2, 3} cannot reach here (ExampleGen rejects them).
+    """
+    resized = tf.image.resize(trimap, box[2:4], method="nearest")[..., 0]
+    classes = tf.cast(resized, tf.int64) - 1  # TRIMAP_TO_CLASS: 1 -> 0, 2 -> 1, 3 -> 2
+    label = tf.pad(
+        classes,
+        [[box[0], canvas - box[0] - box[2]], [box[1], canvas - box[1] - box[3]]],
+        constant_values=features.IGNORE_LABEL,
+    )
+    label.set_shape([canvas, canvas])
+    return label
+
+
+def _dense_strings(tensor: tf.Tensor | tf.SparseTensor | tf.RaggedTensor) -> tf.Tensor:
+    """A batch of scalar string features as [B], whatever shape the schema gave them."""
+    if isinstance(tensor, tf.SparseTensor):
+        tensor = tf.sparse.to_dense(tensor, default_value=b"")
+    elif isinstance(tensor, tf.RaggedTensor):
+        tensor = tensor.to_tensor(default_value=b"")
+    return tf.reshape(tensor, [-1])
+
+
+def geometry_from_config(custom_config: dict[str, Any] | None) -> tuple[int, int]:
+    """(canvas O, margin) from the Transform's custom_config: tile_size and depth."""
+    custom_config = custom_config or {}
+    geo = features.geometry(
+        int(custom_config.get("tile_size", features.PAPER_TILE)),
+        int(custom_config.get("depth", features.PAPER_DEPTH)),
+    )
+    return geo.output, geo.margin
+
+
+def preprocessing_fn(
+    inputs: dict[str, Any], custom_config: dict[str, Any] | None = None
+) -> dict[str, tf.Tensor]:
+    """tf.Transform: raw examples -> tile bytes, label, class pixel counts, canvas box, image size.
+
+    Outputs that need the mask (label, class weights) are pruned by the Transform layer when only
+    the image is fed, so the same graph serves images at inference.
+    """
+    canvas, margin = geometry_from_config(custom_config)
+    images = _dense_strings(inputs[features.IMAGE_KEY])
+
+    def image_fn(image_bytes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        image = decode_rgb(image_bytes)
+        tile, box = image_to_tile(image, canvas, margin)
+        size = tf.shape(image, out_type=tf.int64)[:2]
+        return tf.io.serialize_tensor(tile), tf.cast(box, tf.int64), size
+
+    tiles, boxes, sizes = tf.map_fn(
+        image_fn,
+        images,
+        fn_output_signature=(
+            tf.TensorSpec([], tf.string),
+            tf.TensorSpec([4], tf.int64),
+            tf.TensorSpec([2], tf.int64),
+        ),
+    )
+    outputs = {TILE_BYTES_KEY: tiles, CANVAS_BOX_KEY: boxes, IMAGE_SIZE_KEY: sizes}
+
+    if features.MASK_KEY in inputs:
+        masks = _dense_strings(inputs[features.MASK_KEY])
+
+        def mask_fn(args: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+            mask_bytes, box = args
+            trimap = tf.io.decode_png(mask_bytes, channels=1)
+            return trimap_to_label(trimap, tf.cast(box, tf.int32), canvas)
+
+        labels = tf.map_fn(
+            mask_fn, (masks, boxes), fn_output_signature=tf.TensorSpec([canvas, canvas], tf.int64)
+        )
+        outputs[features.LABEL_KEY] = labels
+        # Class frequencies over the analysed (train) split, once: the loss's w_c.
+        one_hot = tf.one_hot(labels, features.NUM_CLASSES, dtype=tf.float32)  # IGNORE -> zeros
+        counts = tft.sum(tf.reduce_sum(one_hot, axis=[1, 2]), reduce_instance_dims=False)
+        batch = tf.shape(labels)[0]
+        outputs[features.CLASS_COUNTS_KEY] = tf.tile(counts[tf.newaxis, :], [batch, 1])
+    return outputs
+
+
+def parse_tile(tile_bytes: tf.Tensor, tile_size: int) -> tf.Tensor:
+    """Inverse of the Transform's tile serialisation: bytes -> uint8 [T, T, 3]."""
+    tile = tf.io.parse_tensor(tile_bytes, tf.uint8)
+    tile.set_shape([tile_size, tile_size, 3])
+    return tile

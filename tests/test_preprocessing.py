@@ -1,0 +1,138 @@
+"""Overlap-tile preprocessing: alignment of image and mask, IGNORE placement, the real Transform."""
+
+import io
+import os
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from models import features, preprocessing
+
+PET_RGB = (250, 20, 20)
+BACKGROUND_RGB = (20, 20, 250)
+
+
+def _pet_image(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """An image whose pet pixels have a known colour, and its trimap (1 pet, 2 background)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    cy, cx = rng.uniform(0.3, 0.7) * height, rng.uniform(0.3, 0.7) * width
+    ry, rx = 0.25 * height, 0.2 * width
+    pet = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+    image = np.where(pet[..., None], PET_RGB, BACKGROUND_RGB).astype(np.uint8)
+    trimap = np.where(pet, 1, 2).astype(np.uint8)
+    return image, trimap
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _interior(mask: np.ndarray) -> np.ndarray:
+    """Pixels whose 3x3 neighbourhood is entirely inside `mask` (resampling blends edges)."""
+    padded = np.pad(mask, 1, constant_values=False)
+    out = np.ones_like(mask)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            out &= padded[dy : dy + mask.shape[0], dx : dx + mask.shape[1]]
+    return out
+
+
+@pytest.mark.parametrize(
+    "height,width", [(333, 500), (500, 333), (256, 256), (101, 347), (375, 99), (77, 77)]
+)
+def test_mask_sits_under_the_pet_colour_in_the_tile_centre(height, width):
+    image, trimap = _pet_image(height, width)
+    geo = features.geometry(316, 5)  # the demo tile: 132 px canvas, 92 px margin
+    canvas, margin = geo.output, geo.margin
+    tile, box = preprocessing.image_to_tile(tf.constant(image), canvas, margin)
+    label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, canvas).numpy()
+    tile = tile.numpy()
+    assert tile.shape == (canvas + 2 * margin,) * 2 + (3,) and tile.dtype == np.uint8
+    centre = tile[margin : margin + canvas, margin : margin + canvas].astype(int)
+    pet, background = _interior(label == 0), _interior(label == 1)
+    assert pet.sum() > 20 and background.sum() > 20
+    assert np.abs(centre[pet] - PET_RGB).max() <= 2
+    assert np.abs(centre[background] - BACKGROUND_RGB).max() <= 2
+
+
+@pytest.mark.parametrize("height,width", [(333, 500), (500, 333), (240, 240), (101, 347)])
+def test_ignore_covers_exactly_the_canvas_outside_the_image(height, width):
+    image, trimap = _pet_image(height, width, seed=1)
+    canvas = 132
+    _, box = preprocessing.image_to_tile(tf.constant(image), canvas, 92)
+    top, left, h, w = box.numpy()
+    label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, canvas).numpy()
+    inside = np.zeros((canvas, canvas), bool)
+    inside[top : top + h, left : left + w] = True
+    np.testing.assert_array_equal(label == features.IGNORE_LABEL, ~inside)
+    assert set(np.unique(label[inside])) <= {0, 1}
+    assert max(h, w) == canvas  # fits the canvas on its longer side
+    assert abs(h / w - height / width) < 0.02  # keeps the aspect ratio
+    assert abs((canvas - h) - 2 * top) <= 1 and abs((canvas - w) - 2 * left) <= 1  # centred
+
+
+def test_the_margin_and_canvas_fill_mirror_the_image():
+    image = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    box = tf.constant([2, 0, 4, 6])  # a 4x6 image on rows 2..5 of an 8x6 canvas
+    tile = preprocessing.mirror_tile(tf.constant(image), box, canvas=6, margin=3).numpy()
+    expected_rows = np.pad(image, [(5, 3), (0, 0), (0, 0)], mode="reflect")
+    expected = np.pad(expected_rows, [(0, 0), (3, 3), (0, 0)], mode="reflect")
+    np.testing.assert_array_equal(tile, expected[:12, :12])
+
+
+def test_reflect_indices_handle_padding_wider_than_the_image():
+    got = preprocessing.reflect_indices(tf.range(-7, 10), 3).numpy()
+    expected = np.pad(np.arange(3), 7, mode="reflect")[:17]
+    np.testing.assert_array_equal(got, expected)
+    assert set(preprocessing.reflect_indices(tf.range(-5, 5), 1).numpy()) == {0}
+
+
+def _raw_example(image: np.ndarray, trimap: np.ndarray, name: str) -> dict:
+    return {
+        features.IMAGE_KEY: _png(image),
+        features.MASK_KEY: _png(trimap),
+        features.NAME_KEY: name.encode(),
+    }
+
+
+def test_preprocessing_fn_in_tensorflow_transform():
+    """The real tf.Transform run: outputs, shapes, IGNORE, and the train-set class counts."""
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    examples = []
+    expected_counts = np.zeros(3)
+    custom_config = {"tile_size": 92, "depth": 3}
+    for i, (h, w) in enumerate([(60, 90), (90, 40), (70, 70)]):
+        image, trimap = _pet_image(h, w, seed=i)
+        examples.append(_raw_example(image, trimap, f"pet_{i}"))
+        _, box = preprocessing.image_to_tile(tf.constant(image), 52, 20)
+        label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, 52).numpy()
+        expected_counts += [(label == c).sum() for c in range(3)]
+    spec = {
+        key: tf.io.FixedLenFeature([], tf.string)
+        for key in (features.IMAGE_KEY, features.MASK_KEY, features.NAME_KEY)
+    }
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+
+    def fn(inputs):
+        return preprocessing.preprocessing_fn(inputs, custom_config)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with tft_beam.Context(temp_dir=os.path.join(tmp, "tft"), force_tf_compat_v1=False):
+            (transformed, _), _ = (examples, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+    assert len(transformed) == 3
+    for row in transformed:
+        tile = preprocessing.parse_tile(row[features.TILE_KEY], 92).numpy()
+        assert tile.shape == (92, 92, 3)
+        label = np.asarray(row[features.LABEL_KEY]).reshape(52, 52)
+        top, left, h, w = row[preprocessing.CANVAS_BOX_KEY]
+        assert (label[top : top + h, left : left + w] != features.IGNORE_LABEL).all()
+        assert (label == features.IGNORE_LABEL).sum() == 52 * 52 - h * w
+        np.testing.assert_allclose(row[features.CLASS_COUNTS_KEY], expected_counts)
