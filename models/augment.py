@@ -1,0 +1,186 @@
+"""Elastic deformation and flips of an overlap tile and its label (paper, Sec. 3.1), in TF ops only.
+
+The label covers the centre O x O of the T x T tile, offset by the margin (T - O) / 2. One
+displacement field is drawn over the whole tile; the image is warped with it and the label with its
+centre crop, so both move together. Everything here is plain TensorFlow (no numpy_function), so the
+functions run inside `tf.data` maps on any device. They take one example (no batch dimension): map
+them before `batch`.
+
+Displacement convention (backward mapping): output pixel p samples the input at p + d(p), with
+d[..., 0] the row (y) and d[..., 1] the column (x) displacement in pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+from models.features import IGNORE_LABEL
+
+Seed = tf.Tensor | Sequence[int] | None
+
+DEFAULT_GRID = 3  # paper: displacements on a coarse 3 x 3 grid
+DEFAULT_STD_PX = 10.0  # paper: Gaussian with 10 px standard deviation
+
+
+def _margin(tile: tf.Tensor, out: tf.Tensor) -> tf.Tensor:
+    """Offset of the label inside the tile; both sizes come from the tensors, not from constants."""
+    return (tile - out) // 2
+
+
+def _reflect(coord: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """Mirrors a float coordinate into [0, size - 1] (edge pixel not repeated, like REFLECT pad)."""
+    last = tf.cast(size - 1, coord.dtype)
+    period = tf.maximum(2.0 * last, 1.0)
+    folded = tf.math.floormod(tf.abs(coord), period)
+    folded = tf.where(folded > last, period - folded, folded)
+    return tf.minimum(folded, last)  # size 1: everything maps to 0
+
+
+def _sample_bilinear(image: tf.Tensor, ys: tf.Tensor, xs: tf.Tensor) -> tf.Tensor:
+    """Samples image [H, W, C] at float positions ys, xs [h, w] (reflected at the borders)."""
+    shape = tf.shape(image)
+    height, width, channels = shape[0], shape[1], shape[2]
+    ys = _reflect(ys, height)
+    xs = _reflect(xs, width)
+    y0f, x0f = tf.floor(ys), tf.floor(xs)
+    fy, fx = (ys - y0f)[..., None], (xs - x0f)[..., None]
+    y0, x0 = tf.cast(y0f, tf.int32), tf.cast(x0f, tf.int32)
+    y1, x1 = tf.minimum(y0 + 1, height - 1), tf.minimum(x0 + 1, width - 1)
+    flat = tf.reshape(image, [-1, channels])
+
+    def at(y: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+        return tf.cast(tf.gather(flat, y * width + x), tf.float32)
+
+    top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx
+    bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx
+    return top * (1.0 - fy) + bottom * fy
+
+
+def warp(
+    image: tf.Tensor, label: tf.Tensor, displacement: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Warps a tile and its centred label with one displacement field (the deterministic core).
+
+    image: [T, T, C] (uint8 or float); label: [O, O] integer, centred in the tile;
+    displacement: float [T, T, 2] over the tile. The image is sampled bilinearly with mirrored
+    borders; the label by nearest neighbour with the field's centre O x O crop, and label pixels
+    pulled from outside the label region become IGNORE_LABEL. Dtypes and shapes are kept.
+    """
+    image = tf.convert_to_tensor(image)
+    label = tf.convert_to_tensor(label)
+    displacement = tf.cast(displacement, tf.float32)
+    tile_h, tile_w = tf.shape(image)[0], tf.shape(image)[1]
+    out_h, out_w = tf.shape(label)[0], tf.shape(label)[1]
+    rows = tf.cast(tf.range(tile_h), tf.float32)[:, None]
+    cols = tf.cast(tf.range(tile_w), tf.float32)[None, :]
+
+    warped = _sample_bilinear(image, rows + displacement[..., 0], cols + displacement[..., 1])
+    if image.dtype.is_integer:
+        warped = tf.clip_by_value(tf.round(warped), image.dtype.min, image.dtype.max)
+    warped = tf.ensure_shape(tf.cast(warped, image.dtype), image.shape)
+
+    top, left = _margin(tile_h, out_h), _margin(tile_w, out_w)
+    inner = displacement[top : top + out_h, left : left + out_w]
+    src_y = tf.cast(tf.floor(rows[:out_h] + inner[..., 0] + 0.5), tf.int32)
+    src_x = tf.cast(tf.floor(cols[:, :out_w] + inner[..., 1] + 0.5), tf.int32)
+    inside = (src_y >= 0) & (src_y < out_h) & (src_x >= 0) & (src_x < out_w)
+    index = tf.clip_by_value(src_y, 0, out_h - 1) * out_w + tf.clip_by_value(src_x, 0, out_w - 1)
+    picked = tf.gather(tf.reshape(label, [-1]), index)
+    warped_label = tf.where(inside, picked, tf.cast(IGNORE_LABEL, label.dtype))
+    return warped, tf.ensure_shape(warped_label, label.shape)
+
+
+def _as_seed(seed: Seed) -> tf.Tensor | None:
+    return None if seed is None else tf.cast(seed, tf.int64)
+
+
+def _seeds(seed: Seed, count: int) -> list[tf.Tensor | None]:
+    """Independent stateless seeds for the sub-steps, or None (stateful random ops) for each."""
+    if seed is None:
+        return [None] * count
+    split = tf.random.experimental.stateless_split(_as_seed(seed), num=count)
+    return [split[i] for i in range(count)]
+
+
+def _normal(shape: tf.Tensor | list[int], seed: tf.Tensor | None) -> tf.Tensor:
+    if seed is None:
+        return tf.random.normal(shape)
+    return tf.random.stateless_normal(shape, seed=seed)
+
+
+def _uniform(shape: list[int], seed: tf.Tensor | None) -> tf.Tensor:
+    if seed is None:
+        return tf.random.uniform(shape)
+    return tf.random.stateless_uniform(shape, seed=seed)
+
+
+def random_displacement(
+    size: tf.Tensor | int,
+    grid_size: int = DEFAULT_GRID,
+    std_px: float = DEFAULT_STD_PX,
+    seed: Seed = None,
+) -> tf.Tensor:
+    """A smooth random field [size, size, 2]: Gaussian vectors on a grid_size^2 grid, bicubic.
+
+    The coarse grid's outer points sit on the tile's corners (align_corners), so the grid spans the
+    tile exactly as in the paper. seed: a [2] integer seed for stateless ops, or None.
+    """
+    if grid_size < 1:
+        raise ValueError(f"grid_size must be at least 1, got {grid_size}")
+    coarse = _normal([1, grid_size, grid_size, 2], _as_seed(seed)) * float(std_px)
+    size = tf.convert_to_tensor(size, tf.int32)
+    field = tf.raw_ops.ResizeBicubic(
+        images=coarse, size=tf.stack([size, size]), align_corners=True, half_pixel_centers=False
+    )
+    return field[0]
+
+
+def elastic_deform(
+    image: tf.Tensor,
+    label: tf.Tensor,
+    grid_size: int = DEFAULT_GRID,
+    std_px: float = DEFAULT_STD_PX,
+    seed: Seed = None,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The paper's elastic deformation of one tile [T, T, C] and its centred label [O, O]."""
+    tile = tf.shape(image)[0]
+    return warp(image, label, random_displacement(tile, grid_size, std_px, seed))
+
+
+def random_flip(
+    image: tf.Tensor, label: tf.Tensor, seed: Seed = None
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Random horizontal and vertical flips, the same for tile and label.
+
+    Flipping about the common centre keeps them aligned because the label is centred in the tile.
+    """
+    coins = _uniform([2], _as_seed(seed)) < 0.5
+    for axis in (0, 1):
+        image = _reverse_if(image, coins[axis], axis)
+        label = _reverse_if(label, coins[axis], axis)
+    return image, label
+
+
+def _reverse_if(tensor: tf.Tensor, condition: tf.Tensor, axis: int) -> tf.Tensor:
+    return tf.cond(condition, lambda: tf.reverse(tensor, [axis]), lambda: tf.identity(tensor))
+
+
+def augment(
+    image: tf.Tensor,
+    label: tf.Tensor,
+    *,
+    grid_size: int = DEFAULT_GRID,
+    std_px: float = DEFAULT_STD_PX,
+    flip: bool = True,
+    seed: Seed = None,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Elastic deformation (skipped when std_px is 0) and optional flips of one example."""
+    image, label = tf.convert_to_tensor(image), tf.convert_to_tensor(label)
+    elastic_seed, flip_seed = _seeds(seed, 2)
+    if std_px > 0:
+        image, label = elastic_deform(image, label, grid_size, std_px, elastic_seed)
+    if flip:
+        image, label = random_flip(image, label, flip_seed)
+    return image, label
