@@ -108,6 +108,10 @@ class PipelineConfig:
         return os.path.join(self.output_dir, "serving_model")
 
     @property
+    def trainer_backup_dir(self) -> str:
+        return os.path.join(self.output_dir, "trainer_backup")
+
+    @property
     def synthetic_data_dir(self) -> str:
         return os.path.join(self.output_dir, "synthetic_pets")
 

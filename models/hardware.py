@@ -1,0 +1,83 @@
+"""What the Trainer runs on: devices, distribution strategy, precision and XLA, chosen and logged.
+
+Measured on a 2-core AVX512-BF16 CPU for this network: mixed_bfloat16 about 2x float32, XLA jit
+about 0.5x (docs/PERFORMANCE.md). So "auto" picks bfloat16 where the hardware has it, float16 with
+loss scaling on GPUs older than Ampere, and XLA only on GPUs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    strategy: tf.distribute.Strategy
+    precision: str
+    jit_compile: bool
+    device: str
+    reason: str
+
+
+def cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _gpu_compute_capability(gpu: tf.config.PhysicalDevice) -> tuple[int, int]:
+    details = tf.config.experimental.get_device_details(gpu)
+    return tuple(details.get("compute_capability", (0, 0)))  # type: ignore[return-value]
+
+
+def choose_precision(requested: str, gpus: list, flags: set[str]) -> tuple[str, str]:
+    """(policy, why). `requested` other than "auto" is honoured as given."""
+    if requested != "auto":
+        return requested, "set in the config"
+    if gpus:
+        capability = min(_gpu_compute_capability(gpu) for gpu in gpus)
+        if capability >= (8, 0):
+            return "mixed_bfloat16", f"GPU compute capability {capability} has bfloat16"
+        if capability >= (7, 0):
+            return "mixed_float16", f"GPU compute capability {capability}: float16 tensor cores"
+        return "float32", f"GPU compute capability {capability}: no fast half precision"
+    if flags & set(BF16_CPU_FLAGS):
+        return "mixed_bfloat16", f"CPU has {sorted(flags & set(BF16_CPU_FLAGS))}"
+    return "float32", "CPU without bfloat16 instructions"
+
+
+def choose_jit(requested: str, gpus: list) -> tuple[bool, str]:
+    if requested != "auto":
+        return requested == "on", "set in the config"
+    if gpus:
+        return True, "XLA fuses the convolutions' epilogues on GPUs"
+    return False, "XLA measured slower for this network on CPU"
+
+
+def plan_execution(precision: str = "auto", jit_compile: str = "auto") -> ExecutionPlan:
+    """Strategy over the visible GPUs (default one on CPU), precision and XLA; logs the choice."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        strategy: tf.distribute.Strategy = tf.distribute.MirroredStrategy()
+        device = f"{len(gpus)} GPU(s)"
+    else:
+        # The default (single-device) strategy: BackupAndRestore refuses OneDeviceStrategy.
+        strategy = tf.distribute.get_strategy()
+        device = "CPU"
+    policy, why_policy = choose_precision(precision, gpus, cpu_flags())
+    jit, why_jit = choose_jit(jit_compile, gpus)
+    reason = f"precision {policy} ({why_policy}); XLA {'on' if jit else 'off'} ({why_jit})"
+    logging.info("petunet trainer on %s: %s", device, reason)
+    return ExecutionPlan(strategy, policy, jit, device, reason)

@@ -1,0 +1,175 @@
+"""The Trainer's run_fn: data, strategy, precision, the paper's loss, resumable fit, export.
+
+TFX loads this module by path (`module_file`/`run_fn`); the pipeline passes the whole
+PipelineConfig as JSON in custom_config["config"].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models import data, export, features, hardware, losses, metrics
+from models.unet import build_unet
+from pipeline.configs import PipelineConfig
+
+keras = tf.keras
+CONFIG_KEY = "config"
+BACKUP_ROOT_KEY = "backup_root"
+TRAINING_LOG = "training_log.csv"
+
+
+@keras.utils.register_keras_serializable(package="petunet")
+class WeightedSegmentationModel(keras.Model):
+    """A functional U-Net whose train/test steps use the paper's weighted loss.
+
+    Targets are {label, weights}: IGNORE pixels have weight 0 and are left out of the metrics.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    def _step_loss(self, targets: dict[str, tf.Tensor], logits: tf.Tensor) -> tf.Tensor:
+        return losses.weighted_pixel_loss(targets[features.LABEL_KEY], logits, targets["weights"])
+
+    def _update_metrics(self, targets: dict[str, tf.Tensor], logits, loss) -> dict:
+        self.loss_tracker.update_state(loss)
+        self.compiled_metrics.update_state(targets[features.LABEL_KEY], logits)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, batch):
+        tiles, targets = batch
+        with tf.GradientTape() as tape:
+            logits = self(tiles, training=True)
+            loss = self._step_loss(targets, logits)
+            # Gradients are summed over replicas: scale so that N replicas average.
+            replica_loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        self.optimizer.minimize(replica_loss, self.trainable_variables, tape=tape)
+        return self._update_metrics(targets, logits, loss)
+
+    def test_step(self, batch):
+        tiles, targets = batch
+        logits = self(tiles, training=False)
+        return self._update_metrics(targets, logits, self._step_loss(targets, logits))
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, *super().metrics]
+
+
+def make_optimizer(config: PipelineConfig, precision: str) -> keras.optimizers.Optimizer:
+    if config.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+    else:
+        optimizer = keras.optimizers.Adam(config.learning_rate)
+    if precision == "mixed_float16":
+        optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def build_training_model(config: PipelineConfig, plan: hardware.ExecutionPlan) -> keras.Model:
+    """The configured U-Net, compiled with the paper's loss and IGNORE-aware metrics."""
+    with plan.strategy.scope():
+        unet = build_unet(
+            config.tile_size,
+            depth=config.depth,
+            base_filters=config.base_filters,
+            input_channels=config.input_channels,
+            num_classes=config.num_classes,
+            dropout_rate=config.dropout_rate,
+            dtype_policy=plan.precision,
+            input_dtype="uint8",
+        )
+        model = WeightedSegmentationModel(unet.inputs, unet.outputs, name="unet")
+        model.compile(
+            optimizer=make_optimizer(config, plan.precision),
+            metrics=[
+                metrics.PixelAccuracy(config.num_classes),
+                metrics.IgnoringMeanIoU(config.num_classes),
+            ],
+            jit_compile=plan.jit_compile,
+        )
+    return model
+
+
+def backup_dir(backup_root: str, config: PipelineConfig, train_files: list[str]) -> str:
+    """Where BackupAndRestore keeps its checkpoint: stable across re-runs of the same training.
+
+    Keyed by the config and the input files, so a re-run of an interrupted Trainer resumes, and a
+    different training never picks up a foreign checkpoint.
+    """
+    key = hashlib.sha1((config.to_json() + "|".join(sorted(train_files))).encode()).hexdigest()
+    return os.path.join(backup_root, key[:16])
+
+
+def fit(
+    model: keras.Model,
+    train: tf.data.Dataset,
+    evaluation: tf.data.Dataset,
+    config: PipelineConfig,
+    log_dir: str,
+    backup: str,
+) -> keras.callbacks.History:
+    """Trains for config.train_steps, validating and checkpointing every checkpoint_every_steps."""
+    steps_per_epoch = min(config.checkpoint_every_steps, config.train_steps)
+    epochs = math.ceil(config.train_steps / steps_per_epoch)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(backup),
+        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
+        keras.callbacks.CSVLogger(os.path.join(log_dir, TRAINING_LOG), append=True),
+    ]
+    return model.fit(
+        train,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=evaluation,
+        validation_steps=config.eval_steps,
+        callbacks=callbacks,
+        verbose=2,
+    )
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point."""
+    config = PipelineConfig.from_json(fn_args.custom_config[CONFIG_KEY])
+    plan = hardware.plan_execution(config.precision, config.jit_compile)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    schema = tf_transform_output.transformed_metadata.schema
+
+    train = data.from_data_accessor(
+        fn_args.data_accessor, fn_args.train_files, schema, config, training=True
+    )
+    evaluation = data.from_data_accessor(
+        fn_args.data_accessor, fn_args.eval_files, schema, config, training=False
+    )
+    model = build_training_model(config, plan)
+    backup_root = fn_args.custom_config.get(BACKUP_ROOT_KEY) or os.path.join(
+        fn_args.model_run_dir, "backup"
+    )
+    os.makedirs(fn_args.model_run_dir, exist_ok=True)
+    history = fit(
+        model,
+        train,
+        evaluation,
+        config,
+        fn_args.model_run_dir,
+        backup_dir(backup_root, config, fn_args.train_files),
+    )
+    summary = {
+        "device": plan.device,
+        "execution": plan.reason,
+        "final": {k: float(v[-1]) for k, v in history.history.items()},
+    }
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "summary.json"), "w") as out:
+        out.write(json.dumps(summary, indent=2))
+    logging.info("petunet training done: %s", summary)
+    export.export_serving_model(
+        model, tf_transform_output, config.tile_size, fn_args.serving_model_dir
+    )

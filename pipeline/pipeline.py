@@ -1,0 +1,125 @@
+"""create_pipeline(config): the petunet TFX pipeline. Wiring only; the logic lives in
+components/ and models/, referenced by module path so that a KFP/Vertex image needs no wheel.
+
+PetExampleGen -> StatisticsGen -> SchemaGen -> SchemaCurator -> ExampleValidator -> Transform ->
+Trainer -> (latest blessed model) -> Evaluator (eval split, blessing) + Evaluator (test split,
+report) -> Pusher.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfx import v1 as tfx
+
+from components.pet_example_gen.component import PetExampleGen
+from components.schema_curator.component import SchemaCurator
+from models import evaluation
+from pipeline.configs import PipelineConfig
+
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+RUN_FN = "models.trainer.run_fn"
+EVAL_SPLIT = "eval"
+TEST_SPLIT = "test"
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    data_root: str,
+    *,
+    pipeline_root: str | None = None,
+    metadata_connection_config=None,
+    serving_model_dir: str | None = None,
+    backup_root: str | None = None,
+) -> tfx.dsl.Pipeline:
+    """The whole pipeline for `config` reading the Oxford-layout folder `data_root`.
+
+    The paths default to the config's local layout; the Kubeflow runner passes remote ones.
+    """
+    example_gen = PetExampleGen(input_base=data_root, eval_percent=config.eval_percent)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+    )
+    schema_curator = SchemaCurator(schema=schema_gen.outputs["schema"])
+    curated_schema = schema_curator.outputs["curated_schema"]
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=curated_schema
+    )
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=curated_schema,
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config={"tile_size": config.tile_size, "depth": config.depth},
+        splits_config=tfx.proto.SplitsConfig(
+            analyze=["train"], transform=["train", EVAL_SPLIT, TEST_SPLIT]
+        ),
+    )
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=curated_schema,
+        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=config.train_steps),
+        eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT], num_steps=config.eval_steps),
+        custom_config={
+            "config": config.to_json(),
+            "backup_root": backup_root or os.path.abspath(config.trainer_backup_dir),
+        },
+    )
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=evaluation.build_eval_config(
+            mean_iou_threshold=config.mean_iou_threshold,
+            pet_iou_threshold=config.pet_iou_threshold,
+            change_threshold=config.change_threshold,
+        ),
+        example_splits=[EVAL_SPLIT],
+    )
+    # TFX merges all example_splits of one Evaluator into one data set: a second one reports the
+    # test split on its own. It has no baseline and no thresholds that matter, and its result
+    # does not gate the Pusher.
+    test_evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        eval_config=evaluation.build_eval_config(
+            mean_iou_threshold=0.0, pet_iou_threshold=0.0, change_threshold=config.change_threshold
+        ),
+        example_splits=[TEST_SPLIT],
+    ).with_id("test_evaluator")
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=serving_model_dir or os.path.abspath(config.serving_model_dir)
+            )
+        ),
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=pipeline_root or os.path.abspath(config.pipeline_root),
+        components=[
+            example_gen,
+            statistics_gen,
+            schema_gen,
+            schema_curator,
+            example_validator,
+            transform,
+            trainer,
+            model_resolver,
+            evaluator,
+            test_evaluator,
+            pusher,
+        ],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_args),
+    )

@@ -1,0 +1,114 @@
+"""What the last pipeline run did, read back from ML Metadata: per component, its execution state
+(COMPLETE, CACHED, FAILED) and output artifacts, plus the Evaluator's metrics and the push.
+
+The local runner prints this at the end; the end-to-end tests assert on it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+_OUTPUT_EVENTS = (
+    metadata_store_pb2.Event.OUTPUT,
+    metadata_store_pb2.Event.DECLARED_OUTPUT,
+    metadata_store_pb2.Event.PENDING_OUTPUT,
+)
+
+
+@dataclass
+class NodeRun:
+    state: str
+    outputs: dict[str, list[metadata_store_pb2.Artifact]] = field(default_factory=dict)
+
+    def artifact(self, key: str) -> metadata_store_pb2.Artifact | None:
+        found = self.outputs.get(key) or []
+        return found[0] if found else None
+
+
+def _store(metadata_path: str) -> metadata_store.MetadataStore:
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(connection)
+
+
+def _event_key(event: metadata_store_pb2.Event) -> str:
+    return next((step.key for step in event.path.steps if step.HasField("key")), "")
+
+
+def last_run(metadata_path: str, pipeline_name: str) -> dict[str, NodeRun]:
+    """node id -> NodeRun for the most recent pipeline run recorded in `metadata_path`."""
+    if not os.path.exists(metadata_path):
+        raise FileNotFoundError(f"no pipeline metadata at {metadata_path}")
+    store = _store(metadata_path)
+    runs = store.get_contexts_by_type("pipeline_run")
+    runs = [c for c in runs if c.name.startswith(pipeline_name)] or runs
+    if not runs:
+        raise ValueError(f"no run of pipeline {pipeline_name!r} in {metadata_path}")
+    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    executions = store.get_executions_by_context(run.id)
+    state_names = metadata_store_pb2.Execution.State.Name
+    nodes: dict[str, NodeRun] = {}
+    for execution in sorted(executions, key=lambda e: e.id):
+        node_contexts = [
+            c for c in store.get_contexts_by_execution(execution.id) if c.type == "node"
+        ]
+        node_id = node_contexts[0].name.split(".", 1)[-1] if node_contexts else str(execution.id)
+        node = NodeRun(state_names(execution.last_known_state))
+        events = [e for e in store.get_events_by_execution_ids([execution.id])]
+        outputs = [e for e in events if e.type in _OUTPUT_EVENTS]
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in outputs])}
+        for event in outputs:
+            node.outputs.setdefault(_event_key(event), []).append(artifacts[event.artifact_id])
+        nodes[node_id] = node
+    return nodes
+
+
+def custom_property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
+    value = artifact.custom_properties.get(name)
+    if value is None:
+        return None
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+def evaluation_metrics(evaluation_uri: str) -> dict[str, float]:
+    """Overall-slice metrics of a ModelEvaluation artifact (candidate model) as name -> value."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_metrics(evaluation_uri)
+    metrics: dict[str, float] = {}
+    for per_slice in result:
+        if per_slice.slice_key.single_slice_keys:  # overall slice only
+            continue
+        for key_and_value in per_slice.metric_keys_and_values:
+            key = key_and_value.key
+            if key.is_diff:
+                continue
+            if key.model_name and key.model_name != "candidate":
+                continue
+            value = key_and_value.value
+            if value.HasField("double_value"):
+                metrics[key.name] = value.double_value.value
+    return metrics
+
+
+def summarize(metadata_path: str, pipeline_name: str) -> dict[str, Any]:
+    """The facts a user wants after a run: states, metrics, blessing, pushed directory."""
+    nodes = last_run(metadata_path, pipeline_name)
+    summary: dict[str, Any] = {"states": {k: v.state for k, v in nodes.items()}}
+    for node_id, key in (("Evaluator", "eval"), ("test_evaluator", "test")):
+        evaluation = nodes.get(node_id) and nodes[node_id].artifact("evaluation")
+        if evaluation is not None:
+            summary[f"{key}_metrics"] = evaluation_metrics(evaluation.uri)
+    blessing = nodes.get("Evaluator") and nodes["Evaluator"].artifact("blessing")
+    summary["blessed"] = bool(blessing and custom_property(blessing, "blessed"))
+    pushed = nodes.get("Pusher") and nodes["Pusher"].artifact("pushed_model")
+    summary["pushed"] = bool(pushed and custom_property(pushed, "pushed"))
+    summary["pushed_to"] = (pushed and custom_property(pushed, "pushed_destination")) or None
+    return summary
