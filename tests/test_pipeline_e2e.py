@@ -1,0 +1,154 @@
+"""End to end: the real pipeline with LocalDagRunner on tiny synthetic data (test preset).
+
+One module-scoped first run is shared by the tests that read its results; later runs in the same
+output directory check caching and that a worse model is neither blessed nor pushed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from models import export
+from pipeline import run_report
+
+pytestmark = pytest.mark.e2e
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ALL_NODES = {
+    "PetExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "SchemaCurator",
+    "ExampleValidator",
+    "Transform",
+    "Trainer",
+    "latest_blessed_model_resolver",
+    "Evaluator",
+    "test_evaluator",
+    "Pusher",
+}
+BEFORE_TRAINER = {
+    "PetExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "SchemaCurator",
+    "ExampleValidator",
+    "Transform",
+}
+
+
+def run_pipeline(output_dir: str, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "local_runner.py", "--preset", "test", "--output-dir", output_dir]
+    result = subprocess.run(
+        [*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    output_dir = str(tmp_path_factory.mktemp("e2e"))
+    result = run_pipeline(output_dir)
+    summary = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
+    return output_dir, result, summary
+
+
+def _jpeg(height: int, width: int, seed: int) -> bytes:
+    from datasets.synthetic_pets import render_pet
+
+    image, _, _ = render_pet(seed, 0, (height, width))
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_every_component_ran_and_the_model_was_blessed_and_pushed(first_run):
+    output_dir, result, summary = first_run
+    assert set(summary["states"]) == ALL_NODES
+    assert all(state == "COMPLETE" for state in summary["states"].values()), summary["states"]
+    assert summary["blessed"] and summary["pushed"]
+    version_dir = summary["pushed_to"]
+    serving_root = os.path.join(output_dir, "serving_model")
+    assert os.path.dirname(version_dir) == serving_root
+    assert os.path.basename(version_dir).isdigit()
+    assert os.path.exists(os.path.join(version_dir, "saved_model.pb"))
+    for split in ("eval", "test"):
+        metrics = summary[f"{split}_metrics"]
+        assert 0.0 <= metrics["mean_iou"] <= 1.0 and metrics["example_count"] > 0
+    assert "blessed: yes" in result.stdout and version_dir in result.stdout
+
+
+def test_pushed_model_segments_a_new_image_at_its_own_size(first_run):
+    _, _, summary = first_run
+    model = tf.saved_model.load(summary["pushed_to"])
+    jpeg = _jpeg(333, 500, seed=12345)
+    out = model.signatures["predict_image"](**{export.IMAGE_BYTES_INPUT: tf.constant([jpeg])})
+    mask = out[export.MASK_OUTPUT_KEY].numpy()[0]
+    assert mask.shape == (333, 500)
+    assert set(np.unique(mask)) <= {1, 2, 3}
+
+    # serving_default (tf.Example in, canvas out) agrees with predict_image on the canvas region.
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg]))}
+        )
+    )
+    served = model.signatures["serving_default"](
+        examples=tf.constant([example.SerializeToString()])
+    )
+    probabilities = served[export.PROBABILITIES_KEY].numpy()[0]
+    canvas = probabilities.shape[0]
+    assert canvas == 52  # test preset: tile 92, depth 3
+    height = round(333 * canvas / 500)
+    top = (canvas - height) // 2
+    region = probabilities[top : top + height]
+    resized = tf.image.resize(region, (333, 500), method="bilinear").numpy()
+    agreement = (resized.argmax(-1) + 1 == mask).mean()
+    assert agreement > 0.99
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not a JPEG, PNG, GIF or BMP"):
+        model.signatures["predict_image"](**{export.IMAGE_BYTES_INPUT: tf.constant([b"nope"])})
+
+
+def test_second_run_is_cached_and_a_worse_model_is_not_pushed(first_run):
+    output_dir, _, first = first_run
+    run_pipeline(output_dir)
+    second = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
+    for node in BEFORE_TRAINER:
+        assert second["states"][node] == "CACHED", (node, second["states"])
+
+    run_pipeline(output_dir, "--train-steps", "1")
+    worse = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
+    assert worse["states"]["Trainer"] == "COMPLETE"
+    assert worse["eval_metrics"]["mean_iou"] < first["eval_metrics"]["mean_iou"]
+    assert not worse["blessed"]
+    assert not worse["pushed"]
+    versions = os.listdir(os.path.join(output_dir, "serving_model"))
+    assert versions == [os.path.basename(first["pushed_to"])]
+
+
+def test_bad_inputs_fail_before_any_component_runs(tmp_path):
+    for args, message in (
+        (["--preset", "nope"], "unknown preset"),
+        (["--tile-size", "570"], "Nearest valid tile sizes: 556 or 572"),
+        (["--data-root", str(tmp_path / "missing")], "is not a directory"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "local_runner.py", "--output-dir", str(tmp_path / "out"), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2
+        assert message in result.stderr
+        assert not (tmp_path / "out" / "metadata.sqlite").exists()
