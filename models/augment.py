@@ -92,6 +92,9 @@ def warp(
     return warped, tf.ensure_shape(warped_label, label.shape)
 
 
+_compiled_warp = tf.function(warp, jit_compile=True)
+
+
 def _as_seed(seed: Seed) -> tf.Tensor | None:
     return None if seed is None else tf.cast(seed, tf.int64)
 
@@ -143,10 +146,17 @@ def elastic_deform(
     grid_size: int = DEFAULT_GRID,
     std_px: float = DEFAULT_STD_PX,
     seed: Seed = None,
+    *,
+    jit_compile: bool = True,
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """The paper's elastic deformation of one tile [T, T, C] and its centred label [O, O]."""
+    """The paper's elastic deformation of one tile [T, T, C] and its centred label [O, O].
+
+    jit_compile: warp with XLA, which fuses the per-pixel arithmetic (about 2.5x faster on CPU,
+    inside tf.data too); the field is drawn outside it, so stateful random ops are fine.
+    """
     tile = tf.shape(image)[0]
-    return warp(image, label, random_displacement(tile, grid_size, std_px, seed))
+    field = random_displacement(tile, grid_size, std_px, seed)
+    return (_compiled_warp if jit_compile else warp)(image, label, field)
 
 
 def random_flip(
@@ -175,12 +185,15 @@ def augment(
     std_px: float = DEFAULT_STD_PX,
     flip: bool = True,
     seed: Seed = None,
+    jit_compile: bool = True,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Elastic deformation (skipped when std_px is 0) and optional flips of one example."""
     image, label = tf.convert_to_tensor(image), tf.convert_to_tensor(label)
     elastic_seed, flip_seed = _seeds(seed, 2)
     if std_px > 0:
-        image, label = elastic_deform(image, label, grid_size, std_px, elastic_seed)
+        image, label = elastic_deform(
+            image, label, grid_size, std_px, elastic_seed, jit_compile=jit_compile
+        )
     if flip:
         image, label = random_flip(image, label, flip_seed)
     return image, label

@@ -205,3 +205,19 @@ def test_random_displacement_is_smooth_with_the_requested_spread():
 def test_bad_grid_size_is_rejected():
     with pytest.raises(ValueError, match="grid_size"):
         augment.random_displacement(TILE, grid_size=0)
+
+
+def test_compiled_and_plain_warps_agree():
+    image, label = _random_example(5)
+    field = augment.random_displacement(TILE, 3, 10.0, seed=[9, 9])
+    plain = [t.numpy() for t in augment.warp(image, label, field)]
+    compiled = [t.numpy() for t in augment._compiled_warp(image, label, field)]
+    np.testing.assert_array_equal(compiled[1], plain[1])
+    difference = np.abs(compiled[0].astype(int) - plain[0].astype(int))
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.001
+    for jit in (True, False):
+        out = augment.elastic_deform(image, label, 3, 10.0, seed=[1, 2], jit_compile=jit)
+        assert out[0].dtype == tf.uint8 and out[1].dtype == tf.int64
+    zero = augment.elastic_deform(image, label, 3, 0.0, jit_compile=True)
+    np.testing.assert_array_equal(zero[0].numpy(), image)
+    np.testing.assert_array_equal(zero[1].numpy(), label)
