@@ -1,13 +1,16 @@
 """What the Trainer runs on: devices, distribution strategy, precision and XLA, chosen and logged.
 
-Measured on a 2-core AVX512-BF16 CPU for this network: mixed_bfloat16 about 2x float32, XLA jit
-about 0.5x (docs/PERFORMANCE.md). So "auto" picks bfloat16 where the hardware has it, float16 with
-loss scaling on GPUs older than Ampere, and XLA only on GPUs.
+On GPUs the rule is known: bfloat16 from Ampere on, float16 with loss scaling before, XLA on.
+On CPUs it is not: with AVX512-BF16, mixed_bfloat16 beats float32 for wide layers (the paper's
+64 filters) and loses for narrow ones (8 filters), and XLA was measured at about 0.5x for this
+network (docs/PERFORMANCE.md). So on a bfloat16-capable CPU "auto" times a few train steps of the
+actual model in both precisions and keeps the faster; XLA stays off on CPUs.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -40,8 +43,17 @@ def _gpu_compute_capability(gpu: tf.config.PhysicalDevice) -> tuple[int, int]:
     return tuple(details.get("compute_capability", (0, 0)))  # type: ignore[return-value]
 
 
-def choose_precision(requested: str, gpus: list, flags: set[str]) -> tuple[str, str]:
-    """(policy, why). `requested` other than "auto" is honoured as given."""
+def choose_precision(
+    requested: str,
+    gpus: list,
+    flags: set[str],
+    probe: Callable[[str], float] | None = None,
+) -> tuple[str, str]:
+    """(policy, why). `requested` other than "auto" is honoured as given.
+
+    probe: seconds per train step of the real model under a policy; used where the hardware
+    alone does not tell which precision is faster (bfloat16-capable CPUs).
+    """
     if requested != "auto":
         return requested, "set in the config"
     if gpus:
@@ -51,9 +63,15 @@ def choose_precision(requested: str, gpus: list, flags: set[str]) -> tuple[str, 
         if capability >= (7, 0):
             return "mixed_float16", f"GPU compute capability {capability}: float16 tensor cores"
         return "float32", f"GPU compute capability {capability}: no fast half precision"
-    if flags & set(BF16_CPU_FLAGS):
-        return "mixed_bfloat16", f"CPU has {sorted(flags & set(BF16_CPU_FLAGS))}"
-    return "float32", "CPU without bfloat16 instructions"
+    bf16 = sorted(flags & set(BF16_CPU_FLAGS))
+    if not bf16:
+        return "float32", "CPU without bfloat16 instructions"
+    if probe is None:
+        return "mixed_bfloat16", f"CPU has {bf16}"
+    timings = {policy: probe(policy) for policy in ("float32", "mixed_bfloat16")}
+    fastest = min(timings, key=timings.get)
+    measured = ", ".join(f"{p} {1000 * s:.0f} ms/step" for p, s in timings.items())
+    return fastest, f"CPU has {bf16}; measured {measured}"
 
 
 def choose_jit(requested: str, gpus: list) -> tuple[bool, str]:
@@ -64,7 +82,11 @@ def choose_jit(requested: str, gpus: list) -> tuple[bool, str]:
     return False, "XLA measured slower for this network on CPU"
 
 
-def plan_execution(precision: str = "auto", jit_compile: str = "auto") -> ExecutionPlan:
+def plan_execution(
+    precision: str = "auto",
+    jit_compile: str = "auto",
+    probe: Callable[[str], float] | None = None,
+) -> ExecutionPlan:
     """Strategy over the visible GPUs (default one on CPU), precision and XLA; logs the choice."""
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
@@ -76,7 +98,7 @@ def plan_execution(precision: str = "auto", jit_compile: str = "auto") -> Execut
         # The default (single-device) strategy: BackupAndRestore refuses OneDeviceStrategy.
         strategy = tf.distribute.get_strategy()
         device = "CPU"
-    policy, why_policy = choose_precision(precision, gpus, cpu_flags())
+    policy, why_policy = choose_precision(precision, gpus, cpu_flags(), probe)
     jit, why_jit = choose_jit(jit_compile, gpus)
     reason = f"precision {policy} ({why_policy}); XLA {'on' if jit else 'off'} ({why_jit})"
     logging.info("petunet trainer on %s: %s", device, reason)

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import time
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -74,9 +75,14 @@ def make_optimizer(config: PipelineConfig, precision: str) -> keras.optimizers.O
     return optimizer
 
 
-def build_training_model(config: PipelineConfig, plan: hardware.ExecutionPlan) -> keras.Model:
+def build_training_model(
+    config: PipelineConfig,
+    strategy: tf.distribute.Strategy,
+    precision: str,
+    jit_compile: bool,
+) -> keras.Model:
     """The configured U-Net, compiled with the paper's loss and IGNORE-aware metrics."""
-    with plan.strategy.scope():
+    with strategy.scope():
         unet = build_unet(
             config.tile_size,
             depth=config.depth,
@@ -84,19 +90,54 @@ def build_training_model(config: PipelineConfig, plan: hardware.ExecutionPlan) -
             input_channels=config.input_channels,
             num_classes=config.num_classes,
             dropout_rate=config.dropout_rate,
-            dtype_policy=plan.precision,
+            dtype_policy=precision,
             input_dtype="uint8",
         )
         model = WeightedSegmentationModel(unet.inputs, unet.outputs, name="unet")
         model.compile(
-            optimizer=make_optimizer(config, plan.precision),
+            optimizer=make_optimizer(config, precision),
             metrics=[
                 metrics.PixelAccuracy(config.num_classes),
                 metrics.IgnoringMeanIoU(config.num_classes),
             ],
-            jit_compile=plan.jit_compile,
+            jit_compile=jit_compile,
         )
     return model
+
+
+def random_batch(config: PipelineConfig) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """A batch of the training input's shapes and dtypes (probes, benchmarks)."""
+    tiles = tf.random.uniform(
+        [config.batch_size, config.tile_size, config.tile_size, config.input_channels],
+        maxval=256,
+        dtype=tf.int32,
+    )
+    labels = tf.random.uniform(
+        [config.batch_size, config.output_size, config.output_size],
+        maxval=config.num_classes,
+        dtype=tf.int64,
+    )
+    targets = {features.LABEL_KEY: labels, "weights": tf.ones(labels.shape, tf.float32)}
+    return tf.cast(tiles, tf.uint8), targets
+
+
+def seconds_per_step(model: keras.Model, config: PipelineConfig, steps: int = 3) -> float:
+    """Wall time of one train step of `model` on random data, after one warm-up (tracing) call."""
+    dataset = tf.data.Dataset.from_tensors(random_batch(config)).repeat()
+    model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0)
+    started = time.perf_counter()
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    return (time.perf_counter() - started) / steps
+
+
+def precision_probe(config: PipelineConfig, jit_compile: bool):
+    """probe(policy) -> seconds per train step of this config's model under that policy."""
+
+    def probe(policy: str) -> float:
+        model = build_training_model(config, tf.distribute.get_strategy(), policy, jit_compile)
+        return seconds_per_step(model, config)
+
+    return probe
 
 
 def backup_dir(backup_root: str, config: PipelineConfig, train_files: list[str]) -> str:
@@ -139,7 +180,10 @@ def fit(
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     config = PipelineConfig.from_json(fn_args.custom_config[CONFIG_KEY])
-    plan = hardware.plan_execution(config.precision, config.jit_compile)
+    jit_rule, _ = hardware.choose_jit(config.jit_compile, tf.config.list_physical_devices("GPU"))
+    plan = hardware.plan_execution(
+        config.precision, config.jit_compile, precision_probe(config, jit_rule)
+    )
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     schema = tf_transform_output.transformed_metadata.schema
 
@@ -149,7 +193,7 @@ def run_fn(fn_args) -> None:
     evaluation = data.from_data_accessor(
         fn_args.data_accessor, fn_args.eval_files, schema, config, training=False
     )
-    model = build_training_model(config, plan)
+    model = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
     backup_root = fn_args.custom_config.get(BACKUP_ROOT_KEY) or os.path.join(
         fn_args.model_run_dir, "backup"
     )

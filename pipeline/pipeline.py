@@ -38,8 +38,11 @@ def create_pipeline(
     """
     example_gen = PetExampleGen(input_base=data_root, eval_percent=config.eval_percent)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    # The schema is inferred from train only, so ExampleValidator really checks eval and test.
     schema_gen = tfx.components.SchemaGen(
-        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+        statistics=statistics_gen.outputs["statistics"],
+        infer_feature_shape=True,
+        exclude_splits=[EVAL_SPLIT, TEST_SPLIT],
     )
     schema_curator = SchemaCurator(schema=schema_gen.outputs["schema"])
     curated_schema = schema_curator.outputs["curated_schema"]
