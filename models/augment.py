@@ -2,9 +2,14 @@
 
 The label covers the centre O x O of the T x T tile, offset by the margin (T - O) / 2. One
 displacement field is drawn over the whole tile; the image is warped with it and the label with its
-centre crop, so both move together. Everything here is plain TensorFlow (no numpy_function), so the
-functions run inside `tf.data` maps on any device. They take one example (no batch dimension): map
-them before `batch`.
+centre crop, so both move together. The field is bicubic between the coarse grid's vectors (as in
+the paper); the image is sampled bilinearly, the label by nearest neighbour. Everything here is
+plain TensorFlow (no numpy_function), so the functions run inside `tf.data` maps on any device; the
+warp itself is XLA-compiled by default. They take one example (no batch dimension): map them
+before `batch`.
+
+Randomness: seed=None uses stateful random ops (fresh values per call); a [2] integer seed uses
+stateless ops, so the same seed gives the same deformation and flips.
 
 Displacement convention (backward mapping): output pixel p samples the input at p + d(p), with
 d[..., 0] the row (y) and d[..., 1] the column (x) displacement in pixels.

@@ -6,13 +6,15 @@ w_c balances the class frequencies; d1 and d2 are the distances to the nearest a
 object, the objects being the 4-connected components of the pet class. The map is computed per
 example inside `tf.data` (after the elastic deformation, so it follows the deformed label).
 
-Documented approximations (both far below the 1e-4 the tests compare at):
+Documented limits:
 - Distance cutoff: distances are exact up to a radius R and treated as infinite beyond it, with
   R = ceil(sigma * sqrt(2 ln(w0 / BORDER_TOLERANCE))) (R = 27 px for w0 = 10, sigma = 5). Since
-  d1 <= d2, the border term can only exceed BORDER_TOLERANCE when d2 <= R, so dropping it there
-  changes no weight by more than BORDER_TOLERANCE.
-- Object cap: only the MAX_OBJECTS largest components (by pixel count) are objects for d1/d2.
-With fewer than two objects the border term is 0 and no distances are computed.
+  d1 <= d2, the border term can only exceed BORDER_TOLERANCE (1e-5) when d2 <= R, so the cutoff
+  changes no weight by more than that.
+- Object cap: only the MAX_OBJECTS (8) largest components by pixel count are objects for d1/d2;
+  smaller specks beyond those are ignored (pets are one to a few objects per image).
+- With fewer than two objects the border term is 0 and no distances are computed; otherwise they
+  are computed only in a window around the places where two objects come within R of each other.
 """
 
 from __future__ import annotations
