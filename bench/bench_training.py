@@ -1,0 +1,167 @@
+"""Training throughput: petunet's train step against a plain reference U-Net, measured alternately.
+
+    python -m bench.bench_training                       # demo and test presets, this machine
+    python -m bench.bench_training --presets paper --steps 3 --rounds 2
+    python -m bench.bench_training --presets paper --batch-sizes 1 8 --peak-tflops 989   # a GPU
+
+For each preset: the Trainer's execution choice (precision, XLA; "auto" times float32 against
+mixed_bfloat16 on bfloat16 CPUs), then rounds of `--steps` train steps of each variant in turn,
+so that machine noise hits all of them alike. Variants: petunet as the Trainer runs it, petunet
+forced to float32, and the reference (tf.keras functional, default compile, float32, random
+tensors). Prints a table and writes bench/results/training.json.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
+
+import tensorflow as tf  # noqa: E402
+
+from bench import flops  # noqa: E402
+from bench.reference_unet import build_reference_unet  # noqa: E402
+from models import hardware, trainer  # noqa: E402
+from pipeline import configs  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "training.json")
+
+
+def _train_step_fn(model: tf.keras.Model, batch) -> callable:
+    """One call = one optimizer step, through Keras' own compiled train function."""
+    iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+    train_function = model.make_train_function()
+    return lambda: train_function(iterator)
+
+
+def _reference_batch(config: configs.PipelineConfig):
+    tiles, targets = trainer.random_batch(config)
+    return tf.cast(tiles, tf.float32), targets["label"]
+
+
+def bench_preset(
+    name: str, batch_size: int | None, steps: int, rounds: int, peak_tflops: float | None
+) -> dict:
+    config = configs.get_config(name, **({"batch_size": batch_size} if batch_size else {}))
+    gpus = tf.config.list_physical_devices("GPU")
+    jit_rule, _ = hardware.choose_jit(config.jit_compile, gpus)
+    plan = hardware.plan_execution(
+        config.precision, config.jit_compile, trainer.precision_probe(config, jit_rule)
+    )
+    variants = {
+        "petunet": trainer.build_training_model(
+            config, plan.strategy, plan.precision, plan.jit_compile
+        ),
+        "petunet_float32": trainer.build_training_model(
+            config, plan.strategy, "float32", plan.jit_compile
+        ),
+        "reference": build_reference_unet(config.tile_size, config.depth, config.base_filters),
+    }
+    counts = {k: m.count_params() for k, m in variants.items()}
+    assert len(set(counts.values())) == 1, f"models differ in size: {counts}"
+    batches = {
+        "petunet": trainer.random_batch(config),
+        "petunet_float32": trainer.random_batch(config),
+        "reference": _reference_batch(config),
+    }
+    step_fns = {k: _train_step_fn(m, batches[k]) for k, m in variants.items()}
+    for step in step_fns.values():  # trace and warm up
+        step()
+        step()
+    seconds = {k: 0.0 for k in step_fns}
+    for _ in range(rounds):
+        for key, step in step_fns.items():
+            started = time.perf_counter()
+            for _ in range(steps):
+                result = step()
+            float(result["loss"])  # wait for the last step
+            seconds[key] += time.perf_counter() - started
+    images = rounds * steps * config.batch_size
+    step_flops = flops.training_flops(variants["reference"]) / config.batch_size
+    rows = {}
+    for key in step_fns:
+        rate = images / seconds[key]
+        row = {"images_per_s": rate, "ms_per_step": 1000 * seconds[key] / (rounds * steps)}
+        if peak_tflops:
+            row["fraction_of_peak"] = rate * step_flops / (peak_tflops * 1e12)
+        rows[key] = row
+    reference_rate = rows["reference"]["images_per_s"]
+    for row in rows.values():
+        row["ratio_to_reference"] = row["images_per_s"] / reference_rate
+    return {
+        "preset": name,
+        "tile": config.tile_size,
+        "depth": config.depth,
+        "filters": config.base_filters,
+        "batch": config.batch_size,
+        "parameters": counts["reference"],
+        "training_gflop_per_image": step_flops / 1e9,
+        "device": plan.device,
+        "trainer_choice": plan.reason,
+        "steps_per_round": steps,
+        "rounds": rounds,
+        "variants": rows,
+    }
+
+
+def format_table(results: list[dict]) -> str:
+    lines = [
+        "| preset | tile | filters | batch | variant | images/s | ms/step | x reference |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for key, row in r["variants"].items():
+            peak = (
+                f" ({100 * row['fraction_of_peak']:.1f}% of peak)"
+                if "fraction_of_peak" in row
+                else ""
+            )
+            lines.append(
+                f"| {r['preset']} | {r['tile']} | {r['filters']} | {r['batch']} | {key} | "
+                f"{row['images_per_s']:.2f}{peak} | {row['ms_per_step']:.0f} | "
+                f"{row['ratio_to_reference']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="petunet training throughput vs a reference")
+    parser.add_argument("--presets", nargs="+", default=["demo", "test"])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[0], help="0: preset's")
+    parser.add_argument("--steps", type=int, default=5, help="train steps per variant per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--peak-tflops", type=float, help="device peak, for the FLOP fraction")
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    results = [
+        bench_preset(preset, batch or None, args.steps, args.rounds, args.peak_tflops)
+        for preset in args.presets
+        for batch in args.batch_sizes
+    ]
+    machine = {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "cpu_bf16": sorted(hardware.cpu_flags() & set(hardware.BF16_CPU_FLAGS)),
+    }
+    print(f"machine: {machine}")
+    for r in results:
+        print(f"{r['preset']}: {r['device']}; trainer chose {r['trainer_choice']}")
+    print(format_table(results))
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as out:
+        json.dump({"machine": machine, "results": results}, out, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
