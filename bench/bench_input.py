@@ -1,0 +1,131 @@
+"""Input pipeline throughput: the Trainer's tf.data (parse transformed examples, elastic
+deformation, flips, weight map, batching) against what the train step consumes.
+
+    python -m bench.bench_input                    # demo preset
+    python -m bench.bench_input --presets demo paper
+
+Transformed examples are made with the Transform's own per-example functions from generated
+pets and written as gzipped TFRecords, as Transform writes them. The train step is timed on the
+model the Trainer would build (its precision choice included). Writes bench/results/input.json.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from datasets.synthetic_pets import render_pet  # noqa: E402
+from models import data, features, hardware, preprocessing, trainer  # noqa: E402
+from pipeline import configs  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "input.json")
+
+
+def transformed_spec(config: configs.PipelineConfig) -> dict:
+    return {
+        features.TILE_KEY: tf.io.FixedLenFeature([], tf.string),
+        features.LABEL_KEY: tf.io.FixedLenFeature([config.output_size] * 2, tf.int64),
+        features.CLASS_COUNTS_KEY: tf.io.FixedLenFeature([features.NUM_CLASSES], tf.float32),
+    }
+
+
+def write_transformed(config: configs.PipelineConfig, path: str, count: int) -> None:
+    """`count` transformed examples of generated 500x375 pets, gzipped like Transform's output."""
+    canvas, margin = config.output_size, config.margin
+    options = tf.io.TFRecordOptions(compression_type="GZIP")
+    with tf.io.TFRecordWriter(path, options) as writer:
+        for index in range(count):
+            image, trimap, _ = render_pet(0, index, (375, 500))
+            tile, box = preprocessing.image_to_tile(tf.constant(image), canvas, margin)
+            label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, canvas)
+            counts = [float(np.sum(label.numpy() == c)) for c in range(features.NUM_CLASSES)]
+            feature = {
+                features.TILE_KEY: tf.train.Feature(
+                    bytes_list=tf.train.BytesList(value=[tf.io.serialize_tensor(tile).numpy()])
+                ),
+                features.LABEL_KEY: tf.train.Feature(
+                    int64_list=tf.train.Int64List(value=label.numpy().ravel())
+                ),
+                features.CLASS_COUNTS_KEY: tf.train.Feature(
+                    float_list=tf.train.FloatList(value=counts)
+                ),
+            }
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            writer.write(example.SerializeToString())
+
+
+def input_images_per_second(dataset: tf.data.Dataset, batches: int, batch_size: int) -> float:
+    iterator = iter(dataset)
+    for _ in range(3):  # warm up: tracing, AUTOTUNE, buffers
+        next(iterator)
+    started = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - started)
+
+
+def bench_preset(name: str, examples: int, batches: int) -> dict:
+    config = configs.get_config(name)
+    gpus = tf.config.list_physical_devices("GPU")
+    jit_rule, _ = hardware.choose_jit(config.jit_compile, gpus)
+    plan = hardware.plan_execution(
+        config.precision, config.jit_compile, trainer.precision_probe(config, jit_rule)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "transformed.tfrecord.gz")
+        write_transformed(config, path, examples)
+        dataset = data.from_tfrecords([path], transformed_spec(config), config, training=True)
+        input_rate = input_images_per_second(dataset, batches, config.batch_size)
+    model = trainer.build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
+    step_seconds = trainer.seconds_per_step(model, config, steps=3)
+    train_rate = config.batch_size / step_seconds
+    return {
+        "preset": name,
+        "tile": config.tile_size,
+        "output": config.output_size,
+        "filters": config.base_filters,
+        "batch": config.batch_size,
+        "trainer_choice": plan.reason,
+        "input_images_per_s": input_rate,
+        "train_step_images_per_s": train_rate,
+        "input_over_train": input_rate / train_rate,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="petunet input pipeline vs train step")
+    parser.add_argument("--presets", nargs="+", default=["demo"])
+    parser.add_argument("--examples", type=int, default=24, help="distinct transformed examples")
+    parser.add_argument("--batches", type=int, default=20, help="batches timed")
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    results = [bench_preset(p, args.examples, args.batches) for p in args.presets]
+    print("| preset | tile -> output | filters | batch | input images/s | train images/s | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['preset']} | {r['tile']} -> {r['output']} | {r['filters']} | {r['batch']} | "
+            f"{r['input_images_per_s']:.1f} | {r['train_step_images_per_s']:.2f} | "
+            f"{r['input_over_train']:.1f}x |"
+        )
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as out:
+        json.dump({"cpus": os.cpu_count(), "results": results}, out, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
