@@ -3,7 +3,8 @@
 The image is resized, keeping its aspect ratio, to fit the O x O output canvas, centred, and
 everything around it (the rest of the canvas and the T x T tile's margin) is filled by mirroring the
 image about its own borders, as the paper extrapolates missing context (Fig. 2). The trimap gets
-the same resize (nearest neighbour) onto the same canvas; canvas pixels outside the image are IGNORE.
+the same resize (nearest neighbour) onto the same canvas; canvas pixels outside the image are
+IGNORE.
 
 The per-example functions are plain TensorFlow so that Transform, the serving signatures and the
 prediction CLI share one implementation: what the model is trained on is what it is served with.

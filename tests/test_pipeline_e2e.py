@@ -126,7 +126,8 @@ def test_second_run_is_cached_and_a_worse_model_is_not_pushed(first_run):
     for node in BEFORE_TRAINER:
         assert second["states"][node] == "CACHED", (node, second["states"])
 
-    run_pipeline(output_dir, "--train-steps", "1")
+    # Deliberately worse: one step at learning rate 0 leaves the initial weights.
+    run_pipeline(output_dir, "--train-steps", "1", "--learning-rate", "0")
     worse = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     assert worse["states"]["Trainer"] == "COMPLETE"
     assert worse["eval_metrics"]["mean_iou"] < first["eval_metrics"]["mean_iou"]
@@ -152,3 +153,42 @@ def test_bad_inputs_fail_before_any_component_runs(tmp_path):
         assert result.returncode == 2
         assert message in result.stderr
         assert not (tmp_path / "out" / "metadata.sqlite").exists()
+
+
+def test_prediction_cli_writes_mask_and_overlay_at_the_input_size(first_run, tmp_path):
+    from models import predict
+
+    _, _, summary = first_run
+    paths = []
+    for name, (height, width) in (("portrait", (301, 177)), ("landscape", (140, 333))):
+        path = tmp_path / f"{name}.jpg"
+        path.write_bytes(_jpeg(height, width, seed=len(paths)))
+        paths.append(str(path))
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    out = tmp_path / "out"
+    for tiled in (False, True):
+        flags = ["--tile"] if tiled else []
+        code = predict.main(["--model", summary["pushed_to"], "--out", str(out), *flags, *paths])
+        assert code == 0
+        for path in paths:
+            name = os.path.splitext(os.path.basename(path))[0]
+            image = Image.open(path)
+            mask = np.asarray(Image.open(out / f"{name}_mask.png"))
+            overlay = Image.open(out / f"{name}_overlay.png")
+            assert mask.shape == (image.height, image.width)
+            assert set(np.unique(mask)) <= {1, 2, 3}
+            assert overlay.size == image.size and overlay.mode == "RGB"
+    # A broken file is reported and makes the exit code non-zero; the others are still written.
+    assert predict.main(["--model", summary["pushed_to"], "--out", str(out), str(bad)]) == 1
+
+
+def test_overlap_tiles_cover_the_image_edge_to_edge():
+    from models import predict
+
+    image = np.arange(50 * 70 * 3, dtype=np.uint8).reshape(50, 70, 3)
+    tiles, rows, cols = predict.overlap_tiles(image, tile=92, output=52)
+    assert (rows, cols) == (1, 2) and tiles.shape == (2, 92, 92, 3)
+    m = 20  # margin: (92 - 52) / 2
+    np.testing.assert_array_equal(tiles[0][m : m + 50, m : m + 52], image[:, :52])
+    np.testing.assert_array_equal(tiles[1][m : m + 50, m : m + 18], image[:, 52:])
