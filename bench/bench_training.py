@@ -66,7 +66,9 @@ def bench_preset(
         ),
         "reference": build_reference_unet(config.tile_size, config.depth, config.base_filters),
     }
-    counts = {k: m.count_params() for k, m in variants.items()}
+    counts = {
+        k: int(sum(tf.size(w).numpy() for w in m.trainable_weights)) for k, m in variants.items()
+    }
     assert len(set(counts.values())) == 1, f"models differ in size: {counts}"
     batches = {
         "petunet": trainer.random_batch(config),
