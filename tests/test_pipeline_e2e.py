@@ -125,6 +125,10 @@ def test_second_run_is_cached_and_a_worse_model_is_not_pushed(first_run):
     second = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     for node in BEFORE_TRAINER:
         assert second["states"][node] == "CACHED", (node, second["states"])
+    assert second["states"]["Trainer"] == "CACHED"  # same config and data: the same model
+    # The same model, judged against itself as the new baseline, passes and is pushed again.
+    serving_root = os.path.join(output_dir, "serving_model")
+    versions_before = sorted(os.listdir(serving_root))
 
     # Deliberately worse: one step at learning rate 0 leaves the initial weights.
     run_pipeline(output_dir, "--train-steps", "1", "--learning-rate", "0")
@@ -133,8 +137,8 @@ def test_second_run_is_cached_and_a_worse_model_is_not_pushed(first_run):
     assert worse["eval_metrics"]["mean_iou"] < first["eval_metrics"]["mean_iou"]
     assert not worse["blessed"]
     assert not worse["pushed"]
-    versions = os.listdir(os.path.join(output_dir, "serving_model"))
-    assert versions == [os.path.basename(first["pushed_to"])]
+    assert sorted(os.listdir(serving_root)) == versions_before  # nothing new was pushed
+    assert os.path.basename(first["pushed_to"]) in versions_before
 
 
 def test_bad_inputs_fail_before_any_component_runs(tmp_path):
