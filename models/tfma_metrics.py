@@ -175,8 +175,8 @@ class SegmentationMeanIoU(_SegmentationScore):
         return MEAN_IOU_NAME
 
 
-class SegmentationIoU(_SegmentationScore):
-    """IoU of one class; default name "iou/<class>" ("iou/pet" for class 0)."""
+class _ClassScore(_SegmentationScore):
+    """A score of one class (`class_id`), validated against the number of classes."""
 
     def __init__(
         self,
@@ -188,24 +188,17 @@ class SegmentationIoU(_SegmentationScore):
         self._class_id = class_id
         self._num_classes = num_classes
         super().__init__(name=name, num_classes=num_classes, class_id=class_id)
+
+
+class SegmentationIoU(_ClassScore):
+    """IoU of one class; default name "iou/<class>" ("iou/pet" for class 0)."""
 
     def _score_name(self) -> str:
         return seg.iou_name(self._class_id, self._num_classes)
 
 
-class SegmentationDice(_SegmentationScore):
+class SegmentationDice(_ClassScore):
     """Dice coefficient of one class, 2TP / (2TP + FP + FN); default name "dice/<class>"."""
-
-    def __init__(
-        self,
-        class_id: int = features.PET_CLASS,
-        name: str | None = None,
-        num_classes: int = features.NUM_CLASSES,
-    ):
-        _check_class(class_id, num_classes)
-        self._class_id = class_id
-        self._num_classes = num_classes
-        super().__init__(name=name, num_classes=num_classes, class_id=class_id)
 
     def _score_name(self) -> str:
         return seg.dice_name(self._class_id, self._num_classes)

@@ -9,20 +9,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_v2_runner
 from pipeline import configs
-
-COMPONENT_IDS = {
-    "PetExampleGen",
-    "StatisticsGen",
-    "SchemaGen",
-    "SchemaCurator",
-    "ExampleValidator",
-    "Transform",
-    "Trainer",
-    "latest_blessed_model_resolver",
-    "Evaluator",
-    "test_evaluator",
-    "Pusher",
-}
+from tests.test_pipeline_e2e import ALL_NODES as COMPONENT_IDS
 
 
 def test_compiled_spec_parses_with_one_task_per_component(tmp_path):

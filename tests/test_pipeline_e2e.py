@@ -22,19 +22,6 @@ from pipeline import run_report
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALL_NODES = {
-    "PetExampleGen",
-    "StatisticsGen",
-    "SchemaGen",
-    "SchemaCurator",
-    "ExampleValidator",
-    "Transform",
-    "Trainer",
-    "latest_blessed_model_resolver",
-    "Evaluator",
-    "test_evaluator",
-    "Pusher",
-}
 BEFORE_TRAINER = {
     "PetExampleGen",
     "StatisticsGen",
@@ -42,6 +29,13 @@ BEFORE_TRAINER = {
     "SchemaCurator",
     "ExampleValidator",
     "Transform",
+}
+ALL_NODES = BEFORE_TRAINER | {
+    "Trainer",
+    "latest_blessed_model_resolver",
+    "Evaluator",
+    "test_evaluator",
+    "Pusher",
 }
 
 
