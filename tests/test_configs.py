@@ -1,0 +1,54 @@
+"""The single config: presets, overrides, validation and the JSON the Trainer receives."""
+
+import pytest
+
+from pipeline import configs
+
+
+@pytest.mark.parametrize("preset", sorted(configs.PRESETS))
+def test_every_preset_is_valid_and_survives_the_trainer_json(preset):
+    config = configs.get_config(preset)
+    assert configs.PipelineConfig.from_json(config.to_json()) == config
+    assert config.output_size + 2 * config.margin == config.tile_size
+
+
+def test_paper_preset_is_the_paper():
+    config = configs.get_config("paper")
+    assert (config.tile_size, config.output_size, config.depth, config.base_filters) == (
+        572,
+        388,
+        5,
+        64,
+    )
+    assert (config.optimizer, config.momentum, config.batch_size) == ("sgd", 0.99, 1)
+    assert (config.border_w0, config.border_sigma_px, config.dropout_rate) == (10.0, 5.0, 0.5)
+
+
+def test_overrides_apply_and_none_means_keep():
+    config = configs.get_config("test", train_steps=7, batch_size=None)
+    assert config.train_steps == 7
+    assert config.batch_size == configs.PRESETS["test"]["batch_size"]
+    assert config.with_overrides(depth=5, tile_size=188).output_size == 4
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"tile_size": 570, "depth": 5}, "Nearest valid tile sizes: 556 or 572"),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+        ({"precision": "fp8"}, "precision must be one of"),
+        ({"eval_percent": 0}, "eval_percent"),
+        ({"batch_size": 0}, "batch_size must be positive"),
+        ({"data_root": "/nonexistent/pets"}, "is not a directory"),
+    ],
+)
+def test_invalid_values_fail_with_a_message(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        configs.get_config("test", **overrides)
+
+
+def test_unknown_preset_and_unknown_key_are_named():
+    with pytest.raises(ValueError, match="unknown preset 'fast'"):
+        configs.get_config("fast")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        configs.get_config("test").with_overrides(tiles=5)
