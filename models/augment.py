@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from models.features import IGNORE_LABEL
+from models.preprocessing import reflect_indices
 
 Seed = tf.Tensor | Sequence[int] | None
 
@@ -34,21 +35,12 @@ def _margin(tile: tf.Tensor, out: tf.Tensor) -> tf.Tensor:
     return (tile - out) // 2
 
 
-def _reflect(coord: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
-    """Mirrors a float coordinate into [0, size - 1] (edge pixel not repeated, like REFLECT pad)."""
-    last = tf.cast(size - 1, coord.dtype)
-    period = tf.maximum(2.0 * last, 1.0)
-    folded = tf.math.floormod(tf.abs(coord), period)
-    folded = tf.where(folded > last, period - folded, folded)
-    return tf.minimum(folded, last)  # size 1: everything maps to 0
-
-
 def _sample_bilinear(image: tf.Tensor, ys: tf.Tensor, xs: tf.Tensor) -> tf.Tensor:
     """Samples image [H, W, C] at float positions ys, xs [h, w] (reflected at the borders)."""
     shape = tf.shape(image)
     height, width, channels = shape[0], shape[1], shape[2]
-    ys = _reflect(ys, height)
-    xs = _reflect(xs, width)
+    ys = reflect_indices(ys, height)
+    xs = reflect_indices(xs, width)
     y0f, x0f = tf.floor(ys), tf.floor(xs)
     fy, fx = (ys - y0f)[..., None], (xs - x0f)[..., None]
     y0, x0 = tf.cast(y0f, tf.int32), tf.cast(x0f, tf.int32)

@@ -46,15 +46,17 @@ def canvas_box(height: tf.Tensor, width: tf.Tensor, canvas: int) -> tf.Tensor:
 
 
 def reflect_indices(positions: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
-    """Maps any integer positions into [0, size) by mirroring about the borders, repeatedly.
+    """Maps any positions (integer or float) into [0, size - 1] by mirroring about the borders.
 
     Same convention as numpy.pad(mode="reflect") (the edge pixel is not repeated), but without its
-    limit of padding less than the size: a thin image still fills a wide canvas.
+    limit of padding less than the size: a thin image still fills a wide canvas. The elastic
+    deformation samples with the same rule at float positions.
     """
-    size = tf.cast(size, positions.dtype)
-    period = tf.maximum(2 * size - 2, 1)
+    last = tf.cast(size, positions.dtype) - 1
+    period = tf.maximum(2 * last, 1)
     folded = tf.math.floormod(positions, period)
-    return tf.where(folded >= size, period - folded, folded)
+    folded = tf.where(folded > last, period - folded, folded)
+    return tf.minimum(folded, last)  # size 1: everything maps to 0
 
 
 def mirror_tile(resized: tf.Tensor, box: tf.Tensor, canvas: int, margin: int) -> tf.Tensor:
