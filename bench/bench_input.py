@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from datasets.synthetic_pets import render_pet  # noqa: E402
-from models import data, features, hardware, preprocessing, trainer  # noqa: E402
+from models import data, features, preprocessing, trainer  # noqa: E402
 from pipeline import configs  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "input.json")
@@ -79,11 +79,7 @@ def input_images_per_second(dataset: tf.data.Dataset, batches: int, batch_size: 
 
 def bench_preset(name: str, examples: int, batches: int) -> dict:
     config = configs.get_config(name)
-    gpus = tf.config.list_physical_devices("GPU")
-    jit_rule, _ = hardware.choose_jit(config.jit_compile, gpus)
-    plan = hardware.plan_execution(
-        config.precision, config.jit_compile, trainer.precision_probe(config, jit_rule)
-    )
+    plan = trainer.plan_for(config)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "transformed.tfrecord.gz")
         write_transformed(config, path, examples)

@@ -52,11 +52,7 @@ def bench_preset(
     name: str, batch_size: int | None, steps: int, rounds: int, peak_tflops: float | None
 ) -> dict:
     config = configs.get_config(name, **({"batch_size": batch_size} if batch_size else {}))
-    gpus = tf.config.list_physical_devices("GPU")
-    jit_rule, _ = hardware.choose_jit(config.jit_compile, gpus)
-    plan = hardware.plan_execution(
-        config.precision, config.jit_compile, trainer.precision_probe(config, jit_rule)
-    )
+    plan = trainer.plan_for(config)
     variants = {
         "petunet": trainer.build_training_model(
             config, plan.strategy, plan.precision, plan.jit_compile

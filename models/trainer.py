@@ -130,14 +130,16 @@ def seconds_per_step(model: keras.Model, config: PipelineConfig, steps: int = 3)
     return (time.perf_counter() - started) / steps
 
 
-def precision_probe(config: PipelineConfig, jit_compile: bool):
-    """probe(policy) -> seconds per train step of this config's model under that policy."""
+def plan_for(config: PipelineConfig) -> hardware.ExecutionPlan:
+    """The Trainer's execution plan for `config`; where precision is "auto" on a bfloat16 CPU,
+    it is decided by timing this config's model (with the XLA setting the plan will use)."""
+    jit_rule, _ = hardware.choose_jit(config.jit_compile, tf.config.list_physical_devices("GPU"))
 
     def probe(policy: str) -> float:
-        model = build_training_model(config, tf.distribute.get_strategy(), policy, jit_compile)
+        model = build_training_model(config, tf.distribute.get_strategy(), policy, jit_rule)
         return seconds_per_step(model, config)
 
-    return probe
+    return hardware.plan_execution(config.precision, config.jit_compile, probe)
 
 
 def backup_dir(backup_root: str, config: PipelineConfig, train_files: list[str]) -> str:
@@ -180,10 +182,7 @@ def fit(
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     config = PipelineConfig.from_json(fn_args.custom_config[CONFIG_KEY])
-    jit_rule, _ = hardware.choose_jit(config.jit_compile, tf.config.list_physical_devices("GPU"))
-    plan = hardware.plan_execution(
-        config.precision, config.jit_compile, precision_probe(config, jit_rule)
-    )
+    plan = plan_for(config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     schema = tf_transform_output.transformed_metadata.schema
 

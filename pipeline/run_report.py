@@ -60,7 +60,7 @@ def last_run(metadata_path: str, pipeline_name: str) -> dict[str, NodeRun]:
         ]
         node_id = node_contexts[0].name.split(".", 1)[-1] if node_contexts else str(execution.id)
         node = NodeRun(state_names(execution.last_known_state))
-        events = [e for e in store.get_events_by_execution_ids([execution.id])]
+        events = store.get_events_by_execution_ids([execution.id])
         outputs = [e for e in events if e.type in _OUTPUT_EVENTS]
         artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in outputs])}
         for event in outputs:
