@@ -57,6 +57,9 @@ def create_pipeline(
         splits_config=tfx.proto.SplitsConfig(
             analyze=["train"], transform=["train", EVAL_SPLIT, TEST_SPLIT]
         ),
+        # StatisticsGen already describes the raw data; statistics of tile bytes and per-pixel
+        # labels say nothing useful and made Transform hold every transformed example in memory.
+        disable_statistics=True,
     )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
