@@ -77,6 +77,30 @@ def test_ignore_covers_exactly_the_canvas_outside_the_image(height, width):
     assert abs((canvas - h) - 2 * top) <= 1 and abs((canvas - w) - 2 * left) <= 1  # centred
 
 
+@pytest.mark.parametrize("height,width,band", [(500, 333, 1), (375, 500, 2), (150, 120, 3)])
+def test_a_thin_border_band_stays_closed_on_the_smaller_canvas(height, width, band):
+    """Shrunk 1-4x, a 1-3 px band still separates pet from background everywhere on the canvas."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    distance = np.hypot(yy - 0.5 * height, xx - 0.45 * width)
+    radius = 0.35 * min(height, width)
+    trimap = np.full((height, width), 2, np.uint8)
+    trimap[distance <= radius] = 1
+    trimap[np.abs(distance - radius) < band / 2 + 0.5] = 3
+    _, box = preprocessing.image_to_tile(tf.zeros((height, width, 3), tf.uint8), 132, 92)
+    label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, 132).numpy()
+    top, left, h, w = box.numpy()
+    label = label[top : top + h, left : left + w]
+    pet, background, border = label == 0, label == 1, label == 2
+    assert pet.sum() > 1000 and background.sum() > 1000
+    # pet and background never touch (4-neighbourhood): the outline is closed ...
+    for a, b in ((pet, background), (background, pet)):
+        assert not (a[1:] & b[:-1]).any() and not (a[:, 1:] & b[:, :-1]).any()
+    # ... and no thicker than the band's footprint on the canvas (+1 px for straddling)
+    scale = h / height
+    perimeter = 2 * np.pi * radius * scale
+    assert border.sum() <= perimeter * (band * scale + 2) * 1.2
+
+
 def test_the_margin_and_canvas_fill_mirror_the_image():
     image = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
     box = tf.constant([2, 0, 4, 6])  # a 4x6 image on rows 2..5 of an 8x6 canvas
