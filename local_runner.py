@@ -39,6 +39,7 @@ OVERRIDES = {
     "--base-filters": ("base_filters", int),
     "--learning-rate": ("learning_rate", float),
     "--optimizer": ("optimizer", str),
+    "--lr-schedule": ("lr_schedule", str),
     "--precision": ("precision", str),
     "--jit-compile": ("jit_compile", str),
     "--num-images": ("synthetic_num_images", int),

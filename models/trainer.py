@@ -65,11 +65,24 @@ class WeightedSegmentationModel(keras.Model):
         return [self.loss_tracker, *super().metrics]
 
 
+def learning_rate(
+    config: PipelineConfig,
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The configured rate; a cosine schedule follows the optimizer's step counter, which
+    BackupAndRestore restores, so a resumed run continues on the same curve."""
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, config.train_steps, alpha=config.lr_final_fraction
+        )
+    return config.learning_rate
+
+
 def make_optimizer(config: PipelineConfig, precision: str) -> keras.optimizers.Optimizer:
+    rate = learning_rate(config)
     if config.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+        optimizer = keras.optimizers.SGD(rate, momentum=config.momentum)
     else:
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer = keras.optimizers.Adam(rate)
     if precision == "mixed_float16":
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
     return optimizer

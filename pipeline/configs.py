@@ -19,6 +19,7 @@ PIPELINE_NAME = "petunet"
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 JIT_CHOICES = ("auto", "on", "off")
 
@@ -46,6 +47,9 @@ class PipelineConfig:
     optimizer: str = "sgd"
     learning_rate: float = 1e-3
     momentum: float = 0.99
+    # constant (the paper gives no schedule) or cosine: decays to lr * lr_final_fraction at the end
+    lr_schedule: str = "constant"
+    lr_final_fraction: float = 0.05
     batch_size: int = 1
     train_steps: int = 20000
     eval_steps: int = 50
@@ -74,6 +78,8 @@ class PipelineConfig:
         features.geometry(self.tile_size, self.depth)  # raises with the nearest valid tiles
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.jit_compile not in JIT_CHOICES:

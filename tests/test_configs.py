@@ -37,6 +37,7 @@ def test_overrides_apply_and_none_means_keep():
         ({"tile_size": 570, "depth": 5}, "Nearest valid tile sizes: 556 or 572"),
         ({"optimizer": "rmsprop"}, "optimizer must be one of"),
         ({"precision": "fp8"}, "precision must be one of"),
+        ({"lr_schedule": "step"}, "lr_schedule must be one of"),
         ({"eval_percent": 0}, "eval_percent"),
         ({"batch_size": 0}, "batch_size must be positive"),
         ({"data_root": "/nonexistent/pets"}, "is not a directory"),
@@ -52,3 +53,14 @@ def test_unknown_preset_and_unknown_key_are_named():
         configs.get_config("fast")
     with pytest.raises(ValueError, match="unknown config keys"):
         configs.get_config("test").with_overrides(tiles=5)
+
+
+def test_cosine_schedule_decays_to_the_final_fraction_and_constant_stays():
+    from models import trainer
+
+    config = configs.get_config("test", lr_schedule="cosine", learning_rate=1e-3, train_steps=100)
+    schedule = trainer.learning_rate(config)
+    assert float(schedule(0)) == pytest.approx(1e-3)
+    assert float(schedule(50)) == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5), rel=1e-4)
+    assert float(schedule(100)) == pytest.approx(1e-3 * config.lr_final_fraction)
+    assert trainer.learning_rate(config.with_overrides(lr_schedule="constant")) == 1e-3
