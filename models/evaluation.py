@@ -12,10 +12,19 @@ model from the LatestBlessedModelStrategy resolver it copies the spec as the bas
 the two "candidate" and "baseline"; without one (the first run) it drops the change thresholds and
 judges the value thresholds only. Give the Evaluator `example_splits=["eval", "test"]` to report
 both splits (it reads only "eval" by default); the thresholds then apply to the union of the two.
+
+Memory: the Evaluator reads examples in batches that Beam sizes adaptively, up to 1,000; each
+example becomes a tile, a label and O x O x C probabilities, so peak memory grew with the split.
+`custom_extractors` (the TFX Evaluator's hook, found through `module_path`) cuts every batch to
+at most INFERENCE_BATCH_SIZE examples before the default extractors run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
 import tensorflow_model_analysis as tfma
 
 from models import features, tfma_metrics
@@ -25,6 +34,7 @@ TRANSFORM_SIGNATURE_NAME = "transform_features"  # serialized tf.Example -> tran
 PROBABILITIES_KEY = "probabilities"  # float32 [B, O, O, C]
 CLASSES_KEY = "classes"  # int64 [B, O, O]
 MODEL_TYPE = tfma.TF_GENERIC
+INFERENCE_BATCH_SIZE = 16  # examples per model call in the Evaluator: bounds its memory
 
 
 def _blessing_threshold(lower_bound: float, change_threshold: float) -> tfma.MetricThreshold:
@@ -71,3 +81,26 @@ def build_eval_config(
         slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
+
+
+def split_record_batch(extracts: dict[str, Any], max_rows: int) -> Iterator[dict[str, Any]]:
+    """The input extracts with their Arrow record batch cut into slices of at most max_rows."""
+    batch = extracts[tfma.ARROW_RECORD_BATCH_KEY]
+    for start in range(0, batch.num_rows, max_rows):
+        yield {**extracts, tfma.ARROW_RECORD_BATCH_KEY: batch.slice(start, max_rows)}
+
+
+def custom_extractors(
+    eval_shared_model: Any, eval_config: tfma.EvalConfig, tensor_adapter_config: Any
+) -> list[tfma.extractors.Extractor]:
+    """TFX Evaluator hook: TFMA's default extractors after a cut to bounded batch sizes."""
+    bound = tfma.extractors.Extractor(
+        stage_name="BoundBatchSize",
+        ptransform=beam.FlatMap(split_record_batch, max_rows=INFERENCE_BATCH_SIZE),
+    )
+    defaults = tfma.default_extractors(
+        eval_shared_model=eval_shared_model,
+        eval_config=eval_config,
+        tensor_adapter_config=tensor_adapter_config,
+    )
+    return [bound, *defaults]

@@ -19,6 +19,7 @@ from pipeline.configs import PipelineConfig
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
+EVALUATOR_MODULE = "models.evaluation"  # custom_extractors, found by the Evaluator
 EVAL_SPLIT = "eval"
 TEST_SPLIT = "test"
 
@@ -88,6 +89,7 @@ def create_pipeline(
             change_threshold=config.change_threshold,
         ),
         example_splits=[EVAL_SPLIT],
+        module_path=EVALUATOR_MODULE,  # custom_extractors: bounded batches, bounded memory
     )
     # TFX merges all example_splits of one Evaluator into one data set: a second one reports the
     # test split on its own. It has no baseline and no thresholds that matter, and its result
@@ -99,6 +101,7 @@ def create_pipeline(
             mean_iou_threshold=0.0, pet_iou_threshold=0.0, change_threshold=config.change_threshold
         ),
         example_splits=[TEST_SPLIT],
+        module_path=EVALUATOR_MODULE,
     ).with_id("test_evaluator")
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],

@@ -33,6 +33,7 @@ def test_compiled_spec_parses_with_one_task_per_component(tmp_path):
     assert job.runtime_config.gcs_output_directory == "gs://bucket/root"
     assert "models.preprocessing.preprocessing_fn" in text
     assert "models.trainer.run_fn" in text
+    assert "models.evaluation" in text  # the Evaluators' custom_extractors
     assert "petunet:test" in text
     assert "gs://bucket/pets" in text
     assert json.loads(text)["pipelineSpec"]["deploymentSpec"]["executors"]

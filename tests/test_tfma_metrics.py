@@ -216,6 +216,24 @@ def test_config_with_and_without_baseline():
     assert all(s.preprocessing_function_names == ["transform_features"] for s in second.model_specs)
 
 
+def test_evaluator_batches_are_cut_to_the_inference_batch_size():
+    import pyarrow as pa
+
+    batch = pa.RecordBatch.from_arrays([pa.array(range(37))], ["row"])
+    extracts = {tfma.ARROW_RECORD_BATCH_KEY: batch, "other": "kept"}
+    pieces = list(evaluation.split_record_batch(extracts, max_rows=16))
+    assert [p[tfma.ARROW_RECORD_BATCH_KEY].num_rows for p in pieces] == [16, 16, 5]
+    rows = [r for p in pieces for r in p[tfma.ARROW_RECORD_BATCH_KEY].column(0).to_pylist()]
+    assert rows == list(range(37)) and all(p["other"] == "kept" for p in pieces)
+    config = tfma.utils.update_eval_config_with_defaults(
+        evaluation.build_eval_config(0, 0, 0), has_baseline=False, rubber_stamp=True
+    )
+    extractors = evaluation.custom_extractors(None, config, None)
+    defaults = tfma.default_extractors(eval_config=config)
+    assert extractors[0].stage_name == "BoundBatchSize"
+    assert [e.stage_name for e in extractors[1:]] == [e.stage_name for e in defaults]
+
+
 def test_metric_configs_load_by_module_path():
     configs = tfma_metrics.metric_configs()
     instances = [metric_specs.metric_instance(c) for c in configs]
