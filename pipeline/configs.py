@@ -142,11 +142,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The paper: 64 filters, 572 tiles, SGD momentum 0.99, batch 1. Needs a GPU.
     "paper": {},
     # The one-command run on a 2-core CPU: the whole pipeline in under 10 minutes. The paper's
-    # depth and geometry with 8 base filters on 316 tiles (132 px canvas). No dropout and no class
-    # balancing: both slowed convergence in these short runs (class balancing makes the argmax
-    # over-predict the thin border class). Adam at 1e-3 (3e-3 plateaued near all-background).
+    # depth and geometry with 8 base filters on 316 tiles (132 px canvas), 1,000 generated pets
+    # (fewer overfit: 400 gave train accuracy 0.96 against 0.91 on eval). No dropout and no class
+    # balancing: both slowed these short runs (class balancing cost 0.02 mean IoU at 5,000 steps).
+    # Adam at 1e-3 with cosine decay (+0.02 mean IoU over a constant rate; 2e-3 started slower).
     "demo": {
-        "synthetic_num_images": 400,
+        "synthetic_num_images": 1000,
         "tile_size": 316,
         "depth": 5,
         "base_filters": 8,
@@ -154,11 +155,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "class_balance": False,
         "optimizer": "adam",
         "learning_rate": 1e-3,
+        "lr_schedule": "cosine",
         "batch_size": 4,
-        "train_steps": 3600,
+        "train_steps": 4800,
         "eval_steps": 12,
         "shuffle_buffer": 64,
-        "checkpoint_every_steps": 600,
+        "checkpoint_every_steps": 800,
         "mean_iou_threshold": 0.4,
         "pet_iou_threshold": 0.5,
     },
