@@ -134,13 +134,19 @@ def random_batch(config: PipelineConfig) -> tuple[tf.Tensor, dict[str, tf.Tensor
     return tf.cast(tiles, tf.uint8), targets
 
 
-def seconds_per_step(model: keras.Model, config: PipelineConfig, steps: int = 3) -> float:
-    """Wall time of one train step of `model` on random data, after one warm-up (tracing) call."""
+def seconds_per_step(
+    model: keras.Model, config: PipelineConfig, steps: int = 3, repeats: int = 2
+) -> float:
+    """Wall time of one train step of `model` on random data, after one warm-up (tracing) call:
+    the best of `repeats` timings of `steps` steps, so that a passing load spike does not decide."""
     dataset = tf.data.Dataset.from_tensors(random_batch(config)).repeat()
     model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0)
-    started = time.perf_counter()
-    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    return (time.perf_counter() - started) / steps
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+        timings.append((time.perf_counter() - started) / steps)
+    return min(timings)
 
 
 def plan_for(config: PipelineConfig) -> hardware.ExecutionPlan:
