@@ -157,10 +157,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "lr_schedule": "cosine",
         "batch_size": 4,
-        "train_steps": 4800,
+        "train_steps": 4400,  # 8.5-9.3 min end to end at 4,800 steps: this keeps a margin
         "eval_steps": 12,
         "shuffle_buffer": 64,
-        "checkpoint_every_steps": 800,
+        "checkpoint_every_steps": 550,
         "mean_iou_threshold": 0.4,
         "pet_iou_threshold": 0.5,
     },
