@@ -36,13 +36,6 @@ from pipeline import configs  # noqa: E402
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "training.json")
 
 
-def _train_step_fn(model: tf.keras.Model, batch) -> callable:
-    """One call = one optimizer step, through Keras' own compiled train function."""
-    iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
-    train_function = model.make_train_function()
-    return lambda: train_function(iterator)
-
-
 def _reference_batch(config: configs.PipelineConfig):
     tiles, targets = trainer.random_batch(config)
     return tf.cast(tiles, tf.float32), targets["label"]
@@ -71,7 +64,7 @@ def bench_preset(
         "petunet_float32": trainer.random_batch(config),
         "reference": _reference_batch(config),
     }
-    step_fns = {k: _train_step_fn(m, batches[k]) for k, m in variants.items()}
+    step_fns = {k: trainer.step_function(m, batches[k]) for k, m in variants.items()}
     for step in step_fns.values():  # trace and warm up
         step()
         step()
