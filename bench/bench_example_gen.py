@@ -27,6 +27,7 @@ from components.pet_example_gen import ingest
 from components.pet_example_gen.component import PetExampleGen
 from components.pet_example_gen.executor import Executor, to_example
 from datasets.synthetic_pets import generate_synthetic_pets
+from pipeline.configs import PipelineConfig, get_config
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(PROJECT_ROOT, "bench", "results", "example_gen.json")
@@ -75,7 +76,7 @@ def time_executor(root: str, beam_args: list[str], out_dir: str) -> dict:
     return {"examples": report["ingested"], "seconds": seconds, "mb_out": written / 1e6}
 
 
-def time_transform(examples_dir: str, out_dir: str, tile_size: int, depth: int) -> dict:
+def time_transform(examples_dir: str, out_dir: str, config: PipelineConfig) -> dict:
     """tf.Transform over every split ExampleGen wrote: analyze (class counts) and transform."""
     import apache_beam as beam
     import tensorflow as tf
@@ -86,17 +87,14 @@ def time_transform(examples_dir: str, out_dir: str, tile_size: int, depth: int) 
 
     from models import features, preprocessing
 
+    strings = {features.IMAGE_KEY, features.MASK_KEY, features.NAME_KEY}
     spec = {
-        key: tf.io.FixedLenFeature([], tf.string)
-        for key in (features.IMAGE_KEY, features.MASK_KEY, features.NAME_KEY)
+        key: tf.io.FixedLenFeature([], tf.string if key in strings else tf.int64)
+        for key in features.RAW_FEATURE_KEYS
     }
-    for key in (features.HEIGHT_KEY, features.WIDTH_KEY):
-        spec[key] = tf.io.FixedLenFeature([], tf.int64)
-    for key in (features.SPECIES_KEY, features.BREED_ID_KEY):
-        spec[key] = tf.io.FixedLenFeature([], tf.int64)
     schema = schema_utils.schema_from_feature_spec(spec)
     source = tfxio.TFExampleRecord(os.path.join(examples_dir, "*", "*.gz"), schema=schema)
-    custom_config = {"tile_size": tile_size, "depth": depth}
+    custom_config = {"tile_size": config.tile_size, "depth": config.depth}
 
     def fn(inputs):
         return preprocessing.preprocessing_fn(inputs, custom_config)
@@ -117,15 +115,9 @@ def time_transform(examples_dir: str, out_dir: str, tile_size: int, depth: int) 
             )
     seconds = time.perf_counter() - start
     written = glob.glob(os.path.join(out_dir, "transformed*"))
-    count = sum(1 for path in written for _ in tf_record_iterator(path))
+    count = sum(1 for path in written for _ in tf.data.TFRecordDataset(path))
     mb_out = sum(os.path.getsize(p) for p in written) / 1e6
     return {"examples": count, "seconds": seconds, "mb_out": mb_out}
-
-
-def tf_record_iterator(path: str):
-    import tensorflow as tf
-
-    return tf.data.TFRecordDataset(path).as_numpy_iterator()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows[f"executor_{mode}"] = time_executor(root, MODES[mode], os.path.join(work, mode))
         if "in_memory" in args.modes:
             rows["transform_in_memory_demo_tile"] = time_transform(
-                os.path.join(work, "in_memory"), os.path.join(work, "transform"), 316, 5
+                os.path.join(work, "in_memory"), os.path.join(work, "transform"), get_config("demo")
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
