@@ -48,6 +48,7 @@ OVERRIDES = {
     "--mean-iou-threshold": ("mean_iou_threshold", float),
     "--pet-iou-threshold": ("pet_iou_threshold", float),
     "--checkpoint-every-steps": ("checkpoint_every_steps", int),
+    "--steps-per-execution": ("steps_per_execution", int),
 }
 
 

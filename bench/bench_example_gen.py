@@ -16,13 +16,13 @@ import argparse
 import glob
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 
+from bench.machine import describe as describe_machine
 from components.pet_example_gen import ingest
 from components.pet_example_gen.component import PetExampleGen
 from components.pet_example_gen.executor import Executor, to_example
@@ -163,11 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "num_images": args.num_images,
         "input_mb": round(input_mb, 2),
         "generate_seconds": round(generate_s, 2),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": describe_machine(),
         "runs": rows,
     }
     print(

@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
+import math  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
@@ -29,8 +29,9 @@ warnings.filterwarnings("ignore", message="You are using a non-supported Python 
 import tensorflow as tf  # noqa: E402
 
 from bench import flops  # noqa: E402
+from bench.machine import describe as describe_machine  # noqa: E402
 from bench.reference_unet import build_reference_unet  # noqa: E402
-from models import hardware, trainer  # noqa: E402
+from models import trainer  # noqa: E402
 from pipeline import configs  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "training.json")
@@ -65,6 +66,10 @@ def bench_preset(
         "reference": _reference_batch(config),
     }
     step_fns = {k: trainer.step_function(m, batches[k]) for k, m in variants.items()}
+    # One call runs steps_per_execution steps for petunet (as the Trainer compiles it) and one
+    # for the default-compiled reference: each round times at least `steps` steps of each.
+    per_call = {k: 1 if k == "reference" else config.steps_per_execution for k in step_fns}
+    calls = {k: math.ceil(steps / per_call[k]) for k in step_fns}
     for step in step_fns.values():  # trace and warm up
         step()
         step()
@@ -72,16 +77,16 @@ def bench_preset(
     for _ in range(rounds):
         for key, step in step_fns.items():
             started = time.perf_counter()
-            for _ in range(steps):
+            for _ in range(calls[key]):
                 result = step()
             float(result["loss"])  # wait for the last step
             seconds[key] += time.perf_counter() - started
-    images = rounds * steps * config.batch_size
     step_flops = flops.training_flops(variants["reference"]) / config.batch_size
     rows = {}
     for key in step_fns:
-        rate = images / seconds[key]
-        row = {"images_per_s": rate, "ms_per_step": 1000 * seconds[key] / (rounds * steps)}
+        steps_timed = rounds * calls[key] * per_call[key]
+        rate = steps_timed * config.batch_size / seconds[key]
+        row = {"images_per_s": rate, "ms_per_step": 1000 * seconds[key] / steps_timed}
         if peak_tflops:
             row["fraction_of_peak"] = rate * step_flops / (peak_tflops * 1e12)
         rows[key] = row
@@ -99,6 +104,7 @@ def bench_preset(
         "device": plan.device,
         "trainer_choice": plan.reason,
         "steps_per_round": steps,
+        "steps_per_execution": config.steps_per_execution,
         "rounds": rounds,
         "variants": rows,
     }
@@ -138,12 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         for preset in args.presets
         for batch in args.batch_sizes
     ]
-    machine = {
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "tensorflow": tf.__version__,
-        "cpu_bf16": sorted(hardware.cpu_flags() & set(hardware.BF16_CPU_FLAGS)),
-    }
+    machine = describe_machine()
     print(f"machine: {machine}")
     for r in results:
         print(f"{r['preset']}: {r['device']}; trainer chose {r['trainer_choice']}")

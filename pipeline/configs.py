@@ -57,6 +57,9 @@ class PipelineConfig:
     precision: str = "auto"  # auto: mixed_bfloat16 where the hardware supports it
     jit_compile: str = "auto"  # auto: off on CPU (measured slower), on for GPUs
     checkpoint_every_steps: int = 500
+    # train steps per call into the compiled train function; >1 saves the per-step Python dispatch
+    # (about 2 ms, 4% of a demo step on 2 CPU cores). Checkpoints and logs still come per epoch.
+    steps_per_execution: int = 1
     # --- augmentation (paper, Sec. 3.1) ---
     elastic_grid: int = 3
     elastic_std_px: float = 10.0
@@ -86,7 +89,14 @@ class PipelineConfig:
             raise ValueError(f"jit_compile must be one of {JIT_CHOICES}, got {self.jit_compile!r}")
         if not 0 < self.eval_percent < 100:
             raise ValueError(f"eval_percent must be in 1..99, got {self.eval_percent}")
-        for name in ("base_filters", "batch_size", "train_steps", "eval_steps", "num_classes"):
+        for name in (
+            "base_filters",
+            "batch_size",
+            "train_steps",
+            "eval_steps",
+            "num_classes",
+            "steps_per_execution",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.data_root is not None and not os.path.isdir(self.data_root):
@@ -161,6 +171,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_steps": 12,
         "shuffle_buffer": 64,
         "checkpoint_every_steps": 550,
+        "steps_per_execution": 10,
         "mean_iou_threshold": 0.4,
         "pet_iou_threshold": 0.5,
     },

@@ -40,6 +40,7 @@ def test_overrides_apply_and_none_means_keep():
         ({"lr_schedule": "step"}, "lr_schedule must be one of"),
         ({"eval_percent": 0}, "eval_percent"),
         ({"batch_size": 0}, "batch_size must be positive"),
+        ({"steps_per_execution": 0}, "steps_per_execution must be positive"),
         ({"data_root": "/nonexistent/pets"}, "is not a directory"),
     ],
 )

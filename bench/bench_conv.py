@@ -1,0 +1,140 @@
+"""Convolution layers alone: float32 against bfloat16 for every 3x3 conv of a preset's U-Net.
+
+    python -m bench.bench_conv                  # demo preset
+    python -m bench.bench_conv --presets demo paper --rounds 2
+
+Each 3x3 convolution of the model is timed on its own (forward, ReLU and both gradients, as in
+a train step, at the preset's batch size), float32 and bfloat16 in turn. The sum over the layers
+says how much bfloat16 can gain on the convolutions, which are most of a train step on CPU: it
+bounds what a mixed-precision step can reach against a float32 reference. Writes
+bench/results/conv.json.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
+
+import tensorflow as tf  # noqa: E402
+
+from bench.machine import describe as describe_machine  # noqa: E402
+from models.unet import build_unet  # noqa: E402
+from pipeline import configs  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "conv.json")
+
+
+def conv_shapes(config: configs.PipelineConfig) -> list[tuple[str, list[int], int]]:
+    """(layer name, input shape [B, H, W, C], filters) of every 3x3 conv of the preset's U-Net."""
+    model = build_unet(config.tile_size, config.depth, config.base_filters, dropout_rate=0.0)
+    shapes = []
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.Conv2D) and layer.kernel_size == (3, 3):
+            height, width, channels = layer.input.shape[1:]
+            shapes.append((layer.name, [config.batch_size, height, width, channels], layer.filters))
+    return shapes
+
+
+def conv_step(shape: list[int], filters: int, dtype: tf.DType):
+    """A compiled forward + ReLU + input and kernel gradients of one valid 3x3 conv."""
+    images = tf.random.normal(shape, dtype=dtype)
+    kernel = tf.Variable(tf.random.normal([3, 3, shape[-1], filters]) * 0.1)
+
+    @tf.function
+    def step() -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            out = tf.nn.relu(tf.nn.conv2d(images, tf.cast(kernel, dtype), 1, "VALID"))
+            loss = tf.reduce_sum(tf.cast(out, tf.float32))
+        grad_images, grad_kernel = tape.gradient(loss, [images, kernel])
+        return tf.reduce_sum(tf.cast(grad_images, tf.float32)) + tf.reduce_sum(grad_kernel)
+
+    return step
+
+
+def bench_preset(name: str, steps: int, rounds: int) -> dict:
+    config = configs.get_config(name)
+    layers = []
+    for layer, shape, filters in conv_shapes(config):
+        steps_by_dtype = {d: conv_step(shape, filters, d) for d in (tf.float32, tf.bfloat16)}
+        seconds = {d: 0.0 for d in steps_by_dtype}
+        for step in steps_by_dtype.values():  # trace and warm up
+            float(step())
+        for _ in range(rounds):
+            for dtype, step in steps_by_dtype.items():
+                started = time.perf_counter()
+                for _ in range(steps):
+                    result = step()
+                float(result)
+                seconds[dtype] += time.perf_counter() - started
+        count = rounds * steps
+        layers.append(
+            {
+                "layer": layer,
+                "input": shape,
+                "filters": filters,
+                "float32_ms": 1000 * seconds[tf.float32] / count,
+                "bfloat16_ms": 1000 * seconds[tf.bfloat16] / count,
+            }
+        )
+    total32 = sum(row["float32_ms"] for row in layers)
+    total16 = sum(row["bfloat16_ms"] for row in layers)
+    return {
+        "preset": name,
+        "tile": config.tile_size,
+        "filters": config.base_filters,
+        "batch": config.batch_size,
+        "layers": layers,
+        "float32_ms": total32,
+        "bfloat16_ms": total16,
+        "bfloat16_speedup": total32 / total16,
+    }
+
+
+def format_table(result: dict) -> str:
+    lines = [
+        f"{result['preset']} (tile {result['tile']}, {result['filters']} filters, "
+        f"batch {result['batch']}):",
+        "| layer | input | filters | float32 ms | bfloat16 ms | speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["layers"]:
+        size = "x".join(str(v) for v in row["input"][1:])
+        lines.append(
+            f"| {row['layer']} | {size} | {row['filters']} | {row['float32_ms']:.2f} | "
+            f"{row['bfloat16_ms']:.2f} | {row['float32_ms'] / row['bfloat16_ms']:.2f} |"
+        )
+    lines.append(
+        f"| **all 3x3 convs** | | | {result['float32_ms']:.1f} | {result['bfloat16_ms']:.1f} | "
+        f"**{result['bfloat16_speedup']:.2f}** |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="petunet 3x3 convolutions: float32 vs bfloat16")
+    parser.add_argument("--presets", nargs="+", default=["demo"])
+    parser.add_argument("--steps", type=int, default=5, help="steps per round and dtype")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    results = [bench_preset(name, args.steps, args.rounds) for name in args.presets]
+    for result in results:
+        print(format_table(result))
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump({"machine": describe_machine(), "results": results}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,22 @@
+"""The machine a benchmark ran on, recorded beside its numbers (absolute timings only compare
+runs on the same machine)."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import tensorflow as tf
+
+from models import hardware
+
+
+def describe() -> dict:
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "cpu_bf16": sorted(hardware.cpu_flags() & set(hardware.BF16_CPU_FLAGS)),
+        "gpus": [gpu.name for gpu in tf.config.list_physical_devices("GPU")],
+    }
