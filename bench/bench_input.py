@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="petunet input pipeline vs train step")
     parser.add_argument("--presets", nargs="+", default=["demo"])
     parser.add_argument("--examples", type=int, default=24, help="distinct transformed examples")
-    parser.add_argument("--batches", type=int, default=20, help="batches timed")
+    parser.add_argument("--batches", type=int, default=60, help="batches timed")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
     results = [bench_preset(p, args.examples, args.batches) for p in args.presets]

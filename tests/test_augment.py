@@ -115,6 +115,22 @@ def test_random_field_keeps_image_and_label_aligned(seed):
     assert agreement > 0.99
 
 
+@pytest.mark.parametrize("flip_rows, flip_cols", [(True, False), (False, True), (True, True)])
+def test_a_flip_folded_into_the_warp_equals_warping_then_flipping(flip_rows, flip_cols):
+    """Mirroring the output grid in the warp is the same as flipping the warped tile and label,
+    with the field mirrored the same way; so tile and label stay aligned."""
+    image, label = _random_example(3)
+    field = augment.random_displacement(TILE, grid_size=3, std_px=10.0, seed=[4, 2])
+    axes = [axis for axis, flip in ((0, flip_rows), (1, flip_cols)) if flip]
+    folded = augment.warp(image, label, field, flip_rows, flip_cols)
+    warped = augment.warp(image, label, tf.reverse(field, axes))
+    for got, want in zip(folded, warped, strict=True):
+        np.testing.assert_array_equal(got.numpy(), tf.reverse(want, axes).numpy())
+    colour_image, colour_label = _colour_coded_example()
+    compiled = augment._compiled_warp(colour_image, colour_label, field, flip_rows, flip_cols)
+    assert _agreement(*(t.numpy() for t in compiled))[0] > 0.99
+
+
 def test_misaligned_geometry_would_be_detected():
     """Sanity check of the alignment measure: a label shifted by 3 px against the image fails."""
     image, label = _colour_coded_example()
