@@ -19,7 +19,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import time  # noqa: E402
 import warnings  # noqa: E402
 
 warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
@@ -27,6 +26,7 @@ warnings.filterwarnings("ignore", message="You are using a non-supported Python 
 import tensorflow as tf  # noqa: E402
 
 from bench.machine import describe as describe_machine  # noqa: E402
+from models import trainer  # noqa: E402
 from models.unet import build_unet  # noqa: E402
 from pipeline import configs  # noqa: E402
 
@@ -71,11 +71,7 @@ def bench_preset(name: str, steps: int, rounds: int) -> dict:
             float(step())
         for _ in range(rounds):
             for dtype, step in steps_by_dtype.items():
-                started = time.perf_counter()
-                for _ in range(steps):
-                    result = step()
-                float(result)
-                seconds[dtype] += time.perf_counter() - started
+                seconds[dtype] += trainer.time_calls(step, steps)
         count = rounds * steps
         layers.append(
             {

@@ -21,7 +21,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import time  # noqa: E402
 import warnings  # noqa: E402
 
 warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
@@ -76,11 +75,7 @@ def bench_preset(
     seconds = {k: 0.0 for k in step_fns}
     for _ in range(rounds):
         for key, step in step_fns.items():
-            started = time.perf_counter()
-            for _ in range(calls[key]):
-                result = step()
-            float(result["loss"])  # wait for the last step
-            seconds[key] += time.perf_counter() - started
+            seconds[key] += trainer.time_calls(step, calls[key])
     step_flops = flops.training_flops(variants["reference"]) / config.batch_size
     rows = {}
     for key in step_fns:

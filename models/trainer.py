@@ -144,6 +144,15 @@ def step_function(model: keras.Model, batch) -> Callable[[], dict[str, tf.Tensor
     return lambda: train_function(iterator)
 
 
+def time_calls(step: Callable[[], object], calls: int) -> float:
+    """Seconds for `calls` calls of `step`, including the wait for the last call's result."""
+    started = time.perf_counter()
+    for _ in range(calls):
+        result = step()
+    tf.nest.flatten(result)[0].numpy()  # wait for the last call
+    return time.perf_counter() - started
+
+
 def seconds_per_step(
     model: keras.Model, config: PipelineConfig, steps: int = 3, repeats: int = 2
 ) -> float:
@@ -155,13 +164,9 @@ def seconds_per_step(
     step = step_function(model, random_batch(config))
     float(step()["loss"])
     calls = math.ceil(steps / config.steps_per_execution)
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(calls):
-            logs = step()
-        float(logs["loss"])  # wait for the last step
-        timings.append((time.perf_counter() - started) / (calls * config.steps_per_execution))
+    timings = [
+        time_calls(step, calls) / (calls * config.steps_per_execution) for _ in range(repeats)
+    ]
     return min(timings)
 
 
