@@ -66,20 +66,19 @@ def bench_preset(name: str, steps: int, rounds: int) -> dict:
     layers = []
     for layer, shape, filters in conv_shapes(config):
         steps_by_dtype = {d: conv_step(shape, filters, d) for d in (tf.float32, tf.bfloat16)}
-        seconds = {d: 0.0 for d in steps_by_dtype}
+        seconds_per_step = {d: 0.0 for d in steps_by_dtype}
         for step in steps_by_dtype.values():  # trace and warm up
             float(step())
         for _ in range(rounds):
             for dtype, step in steps_by_dtype.items():
-                seconds[dtype] += trainer.time_calls(step, steps)
-        count = rounds * steps
+                seconds_per_step[dtype] += trainer.time_steps(step, steps) / rounds
         layers.append(
             {
                 "layer": layer,
                 "input": shape,
                 "filters": filters,
-                "float32_ms": 1000 * seconds[tf.float32] / count,
-                "bfloat16_ms": 1000 * seconds[tf.bfloat16] / count,
+                "float32_ms": 1000 * seconds_per_step[tf.float32],
+                "bfloat16_ms": 1000 * seconds_per_step[tf.bfloat16],
             }
         )
     total32 = sum(row["float32_ms"] for row in layers)

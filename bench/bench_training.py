@@ -20,7 +20,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import warnings  # noqa: E402
 
 warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
@@ -68,20 +67,18 @@ def bench_preset(
     # One call runs steps_per_execution steps for petunet (as the Trainer compiles it) and one
     # for the default-compiled reference: each round times at least `steps` steps of each.
     per_call = {k: 1 if k == "reference" else config.steps_per_execution for k in step_fns}
-    calls = {k: math.ceil(steps / per_call[k]) for k in step_fns}
     for step in step_fns.values():  # trace and warm up
         step()
         step()
-    seconds = {k: 0.0 for k in step_fns}
+    seconds_per_step = {k: 0.0 for k in step_fns}
     for _ in range(rounds):
         for key, step in step_fns.items():
-            seconds[key] += trainer.time_calls(step, calls[key])
+            seconds_per_step[key] += trainer.time_steps(step, steps, per_call[key]) / rounds
     step_flops = flops.training_flops(variants["reference"]) / config.batch_size
     rows = {}
     for key in step_fns:
-        steps_timed = rounds * calls[key] * per_call[key]
-        rate = steps_timed * config.batch_size / seconds[key]
-        row = {"images_per_s": rate, "ms_per_step": 1000 * seconds[key] / steps_timed}
+        rate = config.batch_size / seconds_per_step[key]
+        row = {"images_per_s": rate, "ms_per_step": 1000 * seconds_per_step[key]}
         if peak_tflops:
             row["fraction_of_peak"] = rate * step_flops / (peak_tflops * 1e12)
         rows[key] = row

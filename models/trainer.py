@@ -144,13 +144,15 @@ def step_function(model: keras.Model, batch) -> Callable[[], dict[str, tf.Tensor
     return lambda: train_function(iterator)
 
 
-def time_calls(step: Callable[[], object], calls: int) -> float:
-    """Seconds for `calls` calls of `step`, including the wait for the last call's result."""
+def time_steps(step: Callable[[], object], steps: int, steps_per_call: int = 1) -> float:
+    """Seconds per train step over at least `steps` steps of `step`, which runs `steps_per_call`
+    steps per call (whole calls only), including the wait for the last call's result."""
+    calls = math.ceil(steps / steps_per_call)
     started = time.perf_counter()
     for _ in range(calls):
         result = step()
     tf.nest.flatten(result)[0].numpy()  # wait for the last call
-    return time.perf_counter() - started
+    return (time.perf_counter() - started) / (calls * steps_per_call)
 
 
 def seconds_per_step(
@@ -163,11 +165,7 @@ def seconds_per_step(
     steps_per_execution > 1, each call runs that many steps: at least `steps` steps are timed."""
     step = step_function(model, random_batch(config))
     float(step()["loss"])
-    calls = math.ceil(steps / config.steps_per_execution)
-    timings = [
-        time_calls(step, calls) / (calls * config.steps_per_execution) for _ in range(repeats)
-    ]
-    return min(timings)
+    return min(time_steps(step, steps, config.steps_per_execution) for _ in range(repeats))
 
 
 def plan_for(config: PipelineConfig) -> hardware.ExecutionPlan:
