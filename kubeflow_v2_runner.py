@@ -11,18 +11,12 @@ this repository (see README) must have it on PYTHONPATH; the spec carries no whe
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import warnings
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import warnings  # noqa: E402
-
-warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
-
-from pipeline import configs  # noqa: E402
+from models import config as configs  # first: selects Keras 2 before anything loads TensorFlow
 
 DEFAULT_IMAGE = "petunet:latest"
 
@@ -56,6 +50,8 @@ def compile_pipeline(
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="petunet_pipeline.json", help="spec file to write")
     parser.add_argument("--pipeline-root", required=True, help="e.g. gs://BUCKET/petunet")

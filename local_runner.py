@@ -10,24 +10,16 @@ At the end it prints the evaluation metrics, whether the model was blessed and w
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
 import os
+import shlex
+import sys
+import time
+import warnings
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 for TFX 1.16, before TensorFlow loads
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
-import warnings  # noqa: E402
-
-# The Google client libraries TFX imports warn once per module about Python 3.10.
-warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-from pipeline import configs  # noqa: E402
+from models import config as configs  # first: selects Keras 2 before anything loads TensorFlow
 
 # Command-line overrides: flag -> (config field, type).
 OVERRIDES = {
@@ -83,7 +75,7 @@ def build_config(args: argparse.Namespace) -> configs.PipelineConfig:
 def resolve_data_root(config: configs.PipelineConfig) -> str:
     if config.data_root:
         return config.data_root
-    from datasets.synthetic_pets import generate_synthetic_pets
+    from pipeline.synthetic.pets import generate_synthetic_pets
 
     logging.info("no --data-root: generating synthetic pets in %s", config.synthetic_data_dir)
     return generate_synthetic_pets(
@@ -130,6 +122,9 @@ class _ProgressFilter(logging.Filter):
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads (in run())
+    # The Google client libraries TFX imports warn once per module about Python 3.10.
+    warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     handler.addFilter(_ProgressFilter())

@@ -12,23 +12,16 @@ bench/results/conv.json.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tensorflow as tf
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import warnings  # noqa: E402
-
-warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
-
-import tensorflow as tf  # noqa: E402
-
-from bench.machine import describe as describe_machine  # noqa: E402
-from models import trainer  # noqa: E402
-from models.unet import build_unet  # noqa: E402
-from pipeline import configs  # noqa: E402
+from bench.machine import describe as describe_machine
+from models import config as configs
+from models.network.unet import build_unet
+from models.training import timing
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "conv.json")
 
@@ -71,7 +64,7 @@ def bench_preset(name: str, steps: int, rounds: int) -> dict:
             float(step())
         for _ in range(rounds):
             for dtype, step in steps_by_dtype.items():
-                seconds_per_step[dtype] += trainer.time_steps(step, steps) / rounds
+                seconds_per_step[dtype] += timing.time_steps(step, steps) / rounds
         layers.append(
             {
                 "layer": layer,

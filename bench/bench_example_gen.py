@@ -23,11 +23,11 @@ import time
 from collections.abc import Sequence
 
 from bench.machine import describe as describe_machine
-from components.pet_example_gen import ingest
-from components.pet_example_gen.component import PetExampleGen
-from components.pet_example_gen.executor import Executor, to_example
-from datasets.synthetic_pets import generate_synthetic_pets
-from pipeline.configs import PipelineConfig, get_config
+from components.example_gen import oxford
+from components.example_gen.component import PetExampleGen
+from components.example_gen.executor import Executor, to_example
+from models.config import PipelineConfig, get_config
+from pipeline.synthetic.pets import generate_synthetic_pets
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(PROJECT_ROOT, "bench", "results", "example_gen.json")
@@ -37,22 +37,22 @@ MODES = {
 }
 
 
-def _listed(root: str) -> list[ingest.ListEntry]:
+def _listed(root: str) -> list[oxford.ListEntry]:
     entries = []
-    for list_file in (ingest.TRAINVAL_LIST, ingest.TEST_LIST):
+    for list_file in (oxford.TRAINVAL_LIST, oxford.TEST_LIST):
         with open(os.path.join(root, list_file)) as f:
-            entries += [e for e in map(ingest.parse_list_line, f) if e is not None]
+            entries += [e for e in map(oxford.parse_list_line, f) if e is not None]
     return entries
 
 
 def time_ingest_only(root: str) -> dict:
     """The per-example work without Beam: what a worker spends per image."""
     entries = _listed(root)
-    ingest.ingest_entry(root, entries[0])  # TensorFlow's first decode loads kernels: not timed
+    oxford.ingest_entry(root, entries[0])  # TensorFlow's first decode loads kernels: not timed
     start = time.perf_counter()
     total_bytes = 0
     for entry in entries:
-        result = ingest.ingest_entry(root, entry)
+        result = oxford.ingest_entry(root, entry)
         total_bytes += len(to_example(result).SerializeToString())
     seconds = time.perf_counter() - start
     return {"examples": len(entries), "seconds": seconds, "mb_out": total_bytes / 1e6}
@@ -85,12 +85,13 @@ def time_transform(examples_dir: str, out_dir: str, config: PipelineConfig) -> d
     from tfx_bsl.coders import example_coder
     from tfx_bsl.public import tfxio
 
-    from models import features, preprocessing
+    from models import contracts
+    from models.transform import preprocessing
 
-    strings = {features.IMAGE_KEY, features.MASK_KEY, features.NAME_KEY}
+    strings = {contracts.IMAGE_KEY, contracts.MASK_KEY, contracts.NAME_KEY}
     spec = {
         key: tf.io.FixedLenFeature([], tf.string if key in strings else tf.int64)
-        for key in features.RAW_FEATURE_KEYS
+        for key in contracts.RAW_FEATURE_KEYS
     }
     schema = schema_utils.schema_from_feature_spec(spec)
     source = tfxio.TFExampleRecord(os.path.join(examples_dir, "*", "*.gz"), schema=schema)

@@ -11,34 +11,30 @@ model the Trainer would build (its precision choice included). Writes bench/resu
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import tempfile
+import time
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import tensorflow as tf
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-
-warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from datasets.synthetic_pets import render_pet  # noqa: E402
-from models import data, features, preprocessing, trainer  # noqa: E402
-from pipeline import configs  # noqa: E402
+from models import config as configs
+from models import contracts
+from models.training import execution, inputs, timing
+from models.training.model import build_training_model
+from models.transform import overlap_tile
+from pipeline.synthetic.pets import render_pet
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "input.json")
 
 
 def transformed_spec(config: configs.PipelineConfig) -> dict:
     return {
-        features.TILE_KEY: tf.io.FixedLenFeature([], tf.string),
-        features.LABEL_KEY: tf.io.FixedLenFeature([config.output_size] * 2, tf.int64),
-        features.CLASS_COUNTS_KEY: tf.io.FixedLenFeature([features.NUM_CLASSES], tf.float32),
+        contracts.TILE_KEY: tf.io.FixedLenFeature([], tf.string),
+        contracts.LABEL_KEY: tf.io.FixedLenFeature([config.output_size] * 2, tf.int64),
+        contracts.CLASS_COUNTS_KEY: tf.io.FixedLenFeature([contracts.NUM_CLASSES], tf.float32),
     }
 
 
@@ -49,17 +45,17 @@ def write_transformed(config: configs.PipelineConfig, path: str, count: int) -> 
     with tf.io.TFRecordWriter(path, options) as writer:
         for index in range(count):
             image, trimap, _ = render_pet(0, index, (375, 500))
-            tile, box = preprocessing.image_to_tile(tf.constant(image), canvas, margin)
-            label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, canvas)
-            counts = [float(np.sum(label.numpy() == c)) for c in range(features.NUM_CLASSES)]
+            tile, box = overlap_tile.image_to_tile(tf.constant(image), canvas, margin)
+            label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, canvas)
+            counts = [float(np.sum(label.numpy() == c)) for c in range(contracts.NUM_CLASSES)]
             feature = {
-                features.TILE_KEY: tf.train.Feature(
+                contracts.TILE_KEY: tf.train.Feature(
                     bytes_list=tf.train.BytesList(value=[tf.io.serialize_tensor(tile).numpy()])
                 ),
-                features.LABEL_KEY: tf.train.Feature(
+                contracts.LABEL_KEY: tf.train.Feature(
                     int64_list=tf.train.Int64List(value=label.numpy().ravel())
                 ),
-                features.CLASS_COUNTS_KEY: tf.train.Feature(
+                contracts.CLASS_COUNTS_KEY: tf.train.Feature(
                     float_list=tf.train.FloatList(value=counts)
                 ),
             }
@@ -79,14 +75,14 @@ def input_images_per_second(dataset: tf.data.Dataset, batches: int, batch_size: 
 
 def bench_preset(name: str, examples: int, batches: int) -> dict:
     config = configs.get_config(name)
-    plan = trainer.plan_for(config)
+    plan = execution.plan_for(config)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "transformed.tfrecord.gz")
         write_transformed(config, path, examples)
-        dataset = data.from_tfrecords([path], transformed_spec(config), config, training=True)
+        dataset = inputs.from_tfrecords([path], transformed_spec(config), config, training=True)
         input_rate = input_images_per_second(dataset, batches, config.batch_size)
-    model = trainer.build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
-    step_seconds = trainer.seconds_per_step(model, config, steps=3)
+    model = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
+    step_seconds = timing.seconds_per_step(model, config, steps=3)
     train_rate = config.batch_size / step_seconds
     return {
         "preset": name,

@@ -13,45 +13,36 @@ tensors). Prints a table and writes bench/results/training.json.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tensorflow as tf
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import warnings  # noqa: E402
-
-warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
-
-import tensorflow as tf  # noqa: E402
-
-from bench import flops  # noqa: E402
-from bench.machine import describe as describe_machine  # noqa: E402
-from bench.reference_unet import build_reference_unet  # noqa: E402
-from models import trainer  # noqa: E402
-from pipeline import configs  # noqa: E402
+from bench import flops
+from bench.machine import describe as describe_machine
+from bench.reference_unet import build_reference_unet
+from models import config as configs
+from models import contracts
+from models.training import execution, timing
+from models.training.model import build_training_model
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "training.json")
 
 
 def _reference_batch(config: configs.PipelineConfig):
-    tiles, targets = trainer.random_batch(config)
-    return tf.cast(tiles, tf.float32), targets["label"]
+    tiles, targets = timing.random_batch(config)
+    return tf.cast(tiles, tf.float32), targets[contracts.LABEL_KEY]
 
 
 def bench_preset(
     name: str, batch_size: int | None, steps: int, rounds: int, peak_tflops: float | None
 ) -> dict:
     config = configs.get_config(name, **({"batch_size": batch_size} if batch_size else {}))
-    plan = trainer.plan_for(config)
+    plan = execution.plan_for(config)
     variants = {
-        "petunet": trainer.build_training_model(
-            config, plan.strategy, plan.precision, plan.jit_compile
-        ),
-        "petunet_float32": trainer.build_training_model(
-            config, plan.strategy, "float32", plan.jit_compile
-        ),
+        "petunet": build_training_model(config, plan.strategy, plan.precision, plan.jit_compile),
+        "petunet_float32": build_training_model(config, plan.strategy, "float32", plan.jit_compile),
         "reference": build_reference_unet(config.tile_size, config.depth, config.base_filters),
     }
     counts = {
@@ -59,11 +50,11 @@ def bench_preset(
     }
     assert len(set(counts.values())) == 1, f"models differ in size: {counts}"
     batches = {
-        "petunet": trainer.random_batch(config),
-        "petunet_float32": trainer.random_batch(config),
+        "petunet": timing.random_batch(config),
+        "petunet_float32": timing.random_batch(config),
         "reference": _reference_batch(config),
     }
-    step_fns = {k: trainer.step_function(m, batches[k]) for k, m in variants.items()}
+    step_fns = {k: timing.step_function(m, batches[k]) for k, m in variants.items()}
     # One call runs steps_per_execution steps for petunet (as the Trainer compiles it) and one
     # for the default-compiled reference: each round times at least `steps` steps of each.
     per_call = {k: 1 if k == "reference" else config.steps_per_execution for k in step_fns}
@@ -73,7 +64,7 @@ def bench_preset(
     seconds_per_step = {k: 0.0 for k in step_fns}
     for _ in range(rounds):
         for key, step in step_fns.items():
-            seconds_per_step[key] += trainer.time_steps(step, steps, per_call[key]) / rounds
+            seconds_per_step[key] += timing.time_steps(step, steps, per_call[key]) / rounds
     step_flops = flops.training_flops(variants["reference"]) / config.batch_size
     rows = {}
     for key in step_fns:

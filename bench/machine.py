@@ -8,7 +8,7 @@ import platform
 
 import tensorflow as tf
 
-from models import hardware
+from models.training import execution
 
 
 def describe() -> dict:
@@ -17,6 +17,6 @@ def describe() -> dict:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
-        "cpu_bf16": sorted(hardware.cpu_flags() & set(hardware.BF16_CPU_FLAGS)),
+        "cpu_bf16": sorted(execution.cpu_flags() & set(execution.BF16_CPU_FLAGS)),
         "gpus": [gpu.name for gpu in tf.config.list_physical_devices("GPU")],
     }

@@ -1,7 +1,8 @@
-"""The model side of petunet: network, geometry, preprocessing, training, inference.
+"""The model side of petunet: contracts, config, network, transform, training, evaluation, serving.
 
-TFX executors import these modules by path, so the Keras switch must happen here, before any
-module of the package can import TensorFlow: Transform and TFMA 0.47 expect Keras 2 (tf_keras).
+TFX executors import these modules by path, and Transform and TFMA 0.47 expect Keras 2 (tf_keras):
+the switch must happen before anything imports TensorFlow. Every other package and entry point
+imports this one first, so this is the one place that sets it.
 """
 
 import os

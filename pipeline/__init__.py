@@ -1,6 +1,3 @@
-"""Part of petunet; see docs/ARCHITECTURE.md."""
+"""How a run is assembled: the TFX pipeline's wiring, the run report, synthetic data sets."""
 
-import os
-
-# Transform and TFMA 0.47 expect Keras 2: switch before anything imports TensorFlow.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import models  # noqa: F401  (selects Keras 2 before TFX imports TensorFlow)

@@ -12,16 +12,15 @@ import os
 
 from tfx import v1 as tfx
 
-from components.pet_example_gen.component import PetExampleGen
+from components.example_gen.component import PetExampleGen
 from components.schema_curator.component import SchemaCurator
-from models import evaluation
-from pipeline.configs import PipelineConfig
+from models.config import PipelineConfig
+from models.contracts import EVAL, TEST, TRAIN
+from models.evaluation import eval_config
 
-PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
-RUN_FN = "models.trainer.run_fn"
-EVALUATOR_MODULE = "models.evaluation"  # custom_extractors, found by the Evaluator
-EVAL_SPLIT = "eval"
-TEST_SPLIT = "test"
+PREPROCESSING_FN = "models.transform.preprocessing.preprocessing_fn"
+RUN_FN = "models.training.trainer.run_fn"
+EVALUATOR_MODULE = "models.evaluation.extractors"  # custom_extractors, found by the Evaluators
 
 
 def create_pipeline(
@@ -43,7 +42,7 @@ def create_pipeline(
     schema_gen = tfx.components.SchemaGen(
         statistics=statistics_gen.outputs["statistics"],
         infer_feature_shape=True,
-        exclude_splits=[EVAL_SPLIT, TEST_SPLIT],
+        exclude_splits=[EVAL, TEST],
     )
     schema_curator = SchemaCurator(schema=schema_gen.outputs["schema"])
     curated_schema = schema_curator.outputs["curated_schema"]
@@ -55,9 +54,7 @@ def create_pipeline(
         schema=curated_schema,
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"tile_size": config.tile_size, "depth": config.depth},
-        splits_config=tfx.proto.SplitsConfig(
-            analyze=["train"], transform=["train", EVAL_SPLIT, TEST_SPLIT]
-        ),
+        splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN], transform=[TRAIN, EVAL, TEST]),
         # StatisticsGen already describes the raw data; statistics of tile bytes and per-pixel
         # labels say nothing useful and made Transform hold every transformed example in memory.
         disable_statistics=True,
@@ -67,8 +64,8 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=curated_schema,
-        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=config.train_steps),
-        eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT], num_steps=config.eval_steps),
+        train_args=tfx.proto.TrainArgs(splits=[TRAIN], num_steps=config.train_steps),
+        eval_args=tfx.proto.EvalArgs(splits=[EVAL], num_steps=config.eval_steps),
         custom_config={
             "config": config.to_json(),
             "backup_root": backup_root or os.path.abspath(config.trainer_backup_dir),
@@ -83,12 +80,12 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=evaluation.build_eval_config(
+        eval_config=eval_config.build_eval_config(
             mean_iou_threshold=config.mean_iou_threshold,
             pet_iou_threshold=config.pet_iou_threshold,
             change_threshold=config.change_threshold,
         ),
-        example_splits=[EVAL_SPLIT],
+        example_splits=[EVAL],
         module_path=EVALUATOR_MODULE,  # custom_extractors: bounded batches, bounded memory
     )
     # TFX merges all example_splits of one Evaluator into one data set: a second one reports the
@@ -97,10 +94,10 @@ def create_pipeline(
     test_evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        eval_config=evaluation.build_eval_config(
+        eval_config=eval_config.build_eval_config(
             mean_iou_threshold=0.0, pet_iou_threshold=0.0, change_threshold=config.change_threshold
         ),
-        example_splits=[TEST_SPLIT],
+        example_splits=[TEST],
         module_path=EVALUATOR_MODULE,
     ).with_id("test_evaluator")
     pusher = tfx.components.Pusher(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models import augment
-from models.features import IGNORE_LABEL
+from models.contracts import IGNORE_LABEL
+from models.training import augment
 
 # isort: split
 # TensorFlow after the project import, which selects Keras 2 (tf_keras) before TF loads.

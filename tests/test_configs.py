@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline import configs
+from models import config as configs
 
 
 @pytest.mark.parametrize("preset", sorted(configs.PRESETS))
@@ -57,11 +57,11 @@ def test_unknown_preset_and_unknown_key_are_named():
 
 
 def test_cosine_schedule_decays_to_the_final_fraction_and_constant_stays():
-    from models import trainer
+    from models.training import model
 
     config = configs.get_config("test", lr_schedule="cosine", learning_rate=1e-3, train_steps=100)
-    schedule = trainer.learning_rate(config)
+    schedule = model.learning_rate(config)
     assert float(schedule(0)) == pytest.approx(1e-3)
     assert float(schedule(50)) == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5), rel=1e-4)
     assert float(schedule(100)) == pytest.approx(1e-3 * config.lr_final_fraction)
-    assert trainer.learning_rate(config.with_overrides(lr_schedule="constant")) == 1e-3
+    assert model.learning_rate(config.with_overrides(lr_schedule="constant")) == 1e-3

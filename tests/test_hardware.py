@@ -1,6 +1,6 @@
 """Precision and XLA choices: honoured when set, measured where the hardware does not decide."""
 
-from models import hardware
+from models.training import execution as hardware
 
 
 def test_explicit_precision_is_honoured_and_not_probed():

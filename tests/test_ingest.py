@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.pet_example_gen import ingest
-from components.pet_example_gen.ingest import (
+from components.example_gen import files
+from components.example_gen.oxford import (
     Ingested,
     ListEntry,
     MalformedLine,
@@ -242,6 +242,6 @@ def test_check_layout_rejects_lists_without_rows(tmp_path) -> None:
 
 
 def test_read_bytes_returns_none_for_missing_files(tmp_path) -> None:
-    assert ingest.read_bytes(str(tmp_path / "absent.jpg")) is None
+    assert files.read_bytes(str(tmp_path / "absent.jpg")) is None
     _write(tmp_path, "x.bin", b"abc")
-    assert ingest.read_bytes(str(tmp_path / "x.bin")) == b"abc"
+    assert files.read_bytes(str(tmp_path / "x.bin")) == b"abc"

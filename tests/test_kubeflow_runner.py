@@ -8,7 +8,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_v2_runner
-from pipeline import configs
+from models import config as configs
 from tests.test_pipeline_e2e import ALL_NODES as COMPONENT_IDS
 
 
@@ -31,9 +31,9 @@ def test_compiled_spec_parses_with_one_task_per_component(tmp_path):
     assert len(resolver_tasks) == 2, tasks
     assert tasks - resolver_tasks == COMPONENT_IDS - {"latest_blessed_model_resolver"}
     assert job.runtime_config.gcs_output_directory == "gs://bucket/root"
-    assert "models.preprocessing.preprocessing_fn" in text
-    assert "models.trainer.run_fn" in text
-    assert "models.evaluation" in text  # the Evaluators' custom_extractors
+    assert "models.transform.preprocessing.preprocessing_fn" in text
+    assert "models.training.trainer.run_fn" in text
+    assert "models.evaluation.extractors" in text  # the Evaluators' custom_extractors
     assert "petunet:test" in text
     assert "gs://bucket/pets" in text
     assert json.loads(text)["pipelineSpec"]["deploymentSpec"]["executors"]

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from models import export
+from models import contracts
 from pipeline import run_report
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +57,7 @@ def first_run(tmp_path_factory):
 
 
 def _jpeg(height: int, width: int, seed: int) -> bytes:
-    from datasets.synthetic_pets import render_pet
+    from pipeline.synthetic.pets import render_pet
 
     image, _, _ = render_pet(seed, 0, (height, width))
     buffer = io.BytesIO()
@@ -85,8 +85,8 @@ def test_pushed_model_segments_a_new_image_at_its_own_size(first_run):
     _, _, summary = first_run
     model = tf.saved_model.load(summary["pushed_to"])
     jpeg = _jpeg(333, 500, seed=12345)
-    out = model.signatures["predict_image"](**{export.IMAGE_BYTES_INPUT: tf.constant([jpeg])})
-    mask = out[export.MASK_OUTPUT_KEY].numpy()[0]
+    out = model.signatures["predict_image"](**{contracts.IMAGE_BYTES_INPUT: tf.constant([jpeg])})
+    mask = out[contracts.MASK_OUTPUT_KEY].numpy()[0]
     assert mask.shape == (333, 500)
     assert set(np.unique(mask)) <= {1, 2, 3}
 
@@ -99,7 +99,7 @@ def test_pushed_model_segments_a_new_image_at_its_own_size(first_run):
     served = model.signatures["serving_default"](
         examples=tf.constant([example.SerializeToString()])
     )
-    probabilities = served[export.PROBABILITIES_KEY].numpy()[0]
+    probabilities = served[contracts.PROBABILITIES_KEY].numpy()[0]
     canvas = probabilities.shape[0]
     assert canvas == 52  # test preset: tile 92, depth 3
     height = round(333 * canvas / 500)
@@ -110,7 +110,7 @@ def test_pushed_model_segments_a_new_image_at_its_own_size(first_run):
     assert agreement > 0.99
 
     with pytest.raises(tf.errors.InvalidArgumentError, match="not a JPEG, PNG, GIF or BMP"):
-        model.signatures["predict_image"](**{export.IMAGE_BYTES_INPUT: tf.constant([b"nope"])})
+        model.signatures["predict_image"](**{contracts.IMAGE_BYTES_INPUT: tf.constant([b"nope"])})
 
 
 def test_second_run_is_cached_and_a_worse_model_is_not_pushed(first_run):
@@ -154,7 +154,7 @@ def test_bad_inputs_fail_before_any_component_runs(tmp_path):
 
 
 def test_prediction_cli_writes_mask_and_overlay_at_the_input_size(first_run, tmp_path):
-    from models import predict
+    from models.serving import predict
 
     _, _, summary = first_run
     paths = []
@@ -182,7 +182,7 @@ def test_prediction_cli_writes_mask_and_overlay_at_the_input_size(first_run, tmp
 
 
 def test_overlap_tiles_cover_the_image_edge_to_edge():
-    from models import predict
+    from models.serving import predict
 
     image = np.arange(50 * 70 * 3, dtype=np.uint8).reshape(50, 70, 3)
     tiles, rows, cols = predict.overlap_tiles(image, tile=92, output=52)

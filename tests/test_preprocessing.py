@@ -9,7 +9,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from models import features, preprocessing
+from models import contracts
+from models.network import geometry
+from models.transform import overlap_tile, preprocessing
 
 PET_RGB = (250, 20, 20)
 BACKGROUND_RGB = (20, 20, 250)
@@ -48,10 +50,10 @@ def _interior(mask: np.ndarray) -> np.ndarray:
 )
 def test_mask_sits_under_the_pet_colour_in_the_tile_centre(height, width):
     image, trimap = _pet_image(height, width)
-    geo = features.geometry(316, 5)  # the demo tile: 132 px canvas, 92 px margin
+    geo = geometry.geometry(316, 5)  # the demo tile: 132 px canvas, 92 px margin
     canvas, margin = geo.output, geo.margin
-    tile, box = preprocessing.image_to_tile(tf.constant(image), canvas, margin)
-    label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, canvas).numpy()
+    tile, box = overlap_tile.image_to_tile(tf.constant(image), canvas, margin)
+    label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, canvas).numpy()
     tile = tile.numpy()
     assert tile.shape == (canvas + 2 * margin,) * 2 + (3,) and tile.dtype == np.uint8
     centre = tile[margin : margin + canvas, margin : margin + canvas].astype(int)
@@ -65,12 +67,12 @@ def test_mask_sits_under_the_pet_colour_in_the_tile_centre(height, width):
 def test_ignore_covers_exactly_the_canvas_outside_the_image(height, width):
     image, trimap = _pet_image(height, width, seed=1)
     canvas = 132
-    _, box = preprocessing.image_to_tile(tf.constant(image), canvas, 92)
+    _, box = overlap_tile.image_to_tile(tf.constant(image), canvas, 92)
     top, left, h, w = box.numpy()
-    label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, canvas).numpy()
+    label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, canvas).numpy()
     inside = np.zeros((canvas, canvas), bool)
     inside[top : top + h, left : left + w] = True
-    np.testing.assert_array_equal(label == features.IGNORE_LABEL, ~inside)
+    np.testing.assert_array_equal(label == contracts.IGNORE_LABEL, ~inside)
     assert set(np.unique(label[inside])) <= {0, 1}
     assert max(h, w) == canvas  # fits the canvas on its longer side
     assert abs(h / w - height / width) < 0.02  # keeps the aspect ratio
@@ -86,8 +88,8 @@ def test_a_thin_border_band_stays_closed_on_the_smaller_canvas(height, width, ba
     trimap = np.full((height, width), 2, np.uint8)
     trimap[distance <= radius] = 1
     trimap[np.abs(distance - radius) < band / 2 + 0.5] = 3
-    _, box = preprocessing.image_to_tile(tf.zeros((height, width, 3), tf.uint8), 132, 92)
-    label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, 132).numpy()
+    _, box = overlap_tile.image_to_tile(tf.zeros((height, width, 3), tf.uint8), 132, 92)
+    label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, 132).numpy()
     top, left, h, w = box.numpy()
     label = label[top : top + h, left : left + w]
     pet, background, border = label == 0, label == 1, label == 2
@@ -104,24 +106,24 @@ def test_a_thin_border_band_stays_closed_on_the_smaller_canvas(height, width, ba
 def test_the_margin_and_canvas_fill_mirror_the_image():
     image = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
     box = tf.constant([2, 0, 4, 6])  # a 4x6 image on rows 2..5 of an 8x6 canvas
-    tile = preprocessing.mirror_tile(tf.constant(image), box, canvas=6, margin=3).numpy()
+    tile = overlap_tile.mirror_tile(tf.constant(image), box, canvas=6, margin=3).numpy()
     expected_rows = np.pad(image, [(5, 3), (0, 0), (0, 0)], mode="reflect")
     expected = np.pad(expected_rows, [(0, 0), (3, 3), (0, 0)], mode="reflect")
     np.testing.assert_array_equal(tile, expected[:12, :12])
 
 
 def test_reflect_indices_handle_padding_wider_than_the_image():
-    got = preprocessing.reflect_indices(tf.range(-7, 10), 3).numpy()
+    got = overlap_tile.reflect_indices(tf.range(-7, 10), 3).numpy()
     expected = np.pad(np.arange(3), 7, mode="reflect")[:17]
     np.testing.assert_array_equal(got, expected)
-    assert set(preprocessing.reflect_indices(tf.range(-5, 5), 1).numpy()) == {0}
+    assert set(overlap_tile.reflect_indices(tf.range(-5, 5), 1).numpy()) == {0}
 
 
 def _raw_example(image: np.ndarray, trimap: np.ndarray, name: str) -> dict:
     return {
-        features.IMAGE_KEY: _png(image),
-        features.MASK_KEY: _png(trimap),
-        features.NAME_KEY: name.encode(),
+        contracts.IMAGE_KEY: _png(image),
+        contracts.MASK_KEY: _png(trimap),
+        contracts.NAME_KEY: name.encode(),
     }
 
 
@@ -136,12 +138,12 @@ def test_preprocessing_fn_in_tensorflow_transform():
     for i, (h, w) in enumerate([(60, 90), (90, 40), (70, 70)]):
         image, trimap = _pet_image(h, w, seed=i)
         examples.append(_raw_example(image, trimap, f"pet_{i}"))
-        _, box = preprocessing.image_to_tile(tf.constant(image), 52, 20)
-        label = preprocessing.trimap_to_label(tf.constant(trimap[..., None]), box, 52).numpy()
+        _, box = overlap_tile.image_to_tile(tf.constant(image), 52, 20)
+        label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, 52).numpy()
         expected_counts += [(label == c).sum() for c in range(3)]
     spec = {
         key: tf.io.FixedLenFeature([], tf.string)
-        for key in (features.IMAGE_KEY, features.MASK_KEY, features.NAME_KEY)
+        for key in (contracts.IMAGE_KEY, contracts.MASK_KEY, contracts.NAME_KEY)
     }
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
 
@@ -153,10 +155,10 @@ def test_preprocessing_fn_in_tensorflow_transform():
             (transformed, _), _ = (examples, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
     assert len(transformed) == 3
     for row in transformed:
-        tile = preprocessing.parse_tile(row[features.TILE_KEY], 92).numpy()
+        tile = overlap_tile.parse_tile(row[contracts.TILE_KEY], 92).numpy()
         assert tile.shape == (92, 92, 3)
-        label = np.asarray(row[features.LABEL_KEY]).reshape(52, 52)
-        top, left, h, w = row[preprocessing.CANVAS_BOX_KEY]
-        assert (label[top : top + h, left : left + w] != features.IGNORE_LABEL).all()
-        assert (label == features.IGNORE_LABEL).sum() == 52 * 52 - h * w
-        np.testing.assert_allclose(row[features.CLASS_COUNTS_KEY], expected_counts)
+        label = np.asarray(row[contracts.LABEL_KEY]).reshape(52, 52)
+        top, left, h, w = row[contracts.CANVAS_BOX_KEY]
+        assert (label[top : top + h, left : left + w] != contracts.IGNORE_LABEL).all()
+        assert (label == contracts.IGNORE_LABEL).sum() == 52 * 52 - h * w
+        np.testing.assert_allclose(row[contracts.CLASS_COUNTS_KEY], expected_counts)

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from datasets import synthetic_pets
-from datasets.synthetic_pets import breed_table, generate_synthetic_pets, render_pet
+from pipeline.synthetic import pets as synthetic_pets
+from pipeline.synthetic.pets import breed_table, generate_synthetic_pets, render_pet
 
 NUM = 48
 

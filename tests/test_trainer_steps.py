@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models import trainer
-from pipeline import configs
+from models import config as configs
+from models.training import timing, trainer
+from models.training.model import build_training_model
 
 
 def test_fit_runs_exactly_train_steps_when_calls_hold_several_steps(tmp_path):
@@ -13,8 +14,8 @@ def test_fit_runs_exactly_train_steps_when_calls_hold_several_steps(tmp_path):
     config = configs.get_config(
         "test", train_steps=10, checkpoint_every_steps=5, steps_per_execution=4, eval_steps=1
     )
-    model = trainer.build_training_model(config, tf.distribute.get_strategy(), "float32", False)
-    batches = tf.data.Dataset.from_tensors(trainer.random_batch(config)).repeat()
+    model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
+    batches = tf.data.Dataset.from_tensors(timing.random_batch(config)).repeat()
     history = trainer.fit(
         model, batches, batches, config, str(tmp_path / "logs"), str(tmp_path / "backup")
     )
@@ -25,9 +26,9 @@ def test_fit_runs_exactly_train_steps_when_calls_hold_several_steps(tmp_path):
 
 def test_step_timing_counts_every_step_of_a_call():
     config = configs.get_config("test", steps_per_execution=3)
-    model = trainer.build_training_model(config, tf.distribute.get_strategy(), "float32", False)
+    model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
     before = int(model.optimizer.iterations.numpy())
-    seconds = trainer.seconds_per_step(model, config, steps=4, repeats=1)
+    seconds = timing.seconds_per_step(model, config, steps=4, repeats=1)
     # one warm-up call and ceil(4 / 3) = 2 timed calls of 3 steps each
     assert int(model.optimizer.iterations.numpy()) - before == 9
     assert 0 < seconds < 10

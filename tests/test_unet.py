@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import features
-from models.unet import build_unet
+from models.network import geometry
+from models.network.unet import build_unet
 
 
 def test_paper_parameter_count_rgb_three_classes():
@@ -100,7 +100,7 @@ def test_output_pixel_sits_over_the_input_pixel_it_claims(tile, depth):
     """
     model = build_unet(tile, depth=depth, base_filters=4, num_classes=3, dropout_rate=0.0)
     _set_identity_kernels(model)
-    geo = features.geometry(tile, depth)
+    geo = geometry.geometry(tile, depth)
     block = 2 ** (depth - 1)
     offset = (2**depth - 2) % block  # the pooling grid's phase in input coordinates
     rng = np.random.default_rng(0)

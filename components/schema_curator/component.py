@@ -12,10 +12,10 @@ from tfx.utils import io_utils
 from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter, component
 
 from components.schema_curator.curate import strip_value_domains
-from models import features
+from models import contracts
 
 SCHEMA_FILE = "schema.pbtxt"  # the file name SchemaGen writes and the consumers look for
-DEFAULT_IDENTIFIERS = features.NAME_KEY  # comma-separated feature names
+DEFAULT_IDENTIFIERS = contracts.NAME_KEY  # comma-separated feature names
 
 
 @component

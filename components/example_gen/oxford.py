@@ -1,0 +1,161 @@
+"""The Oxford-IIIT Pet layout: list-file rows, the folder check, and reading one listed example.
+
+The published data set has PNG and GIF bytes named `.jpg`, corrupt JPEGs and images without
+trimaps; other copies have grayscale or CMYK JPEGs and RGBA PNGs. Whatever decodes becomes
+3-channel RGB; the rest is skipped with a reason that names the problem and the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from components.example_gen.files import is_dir, join, read_bytes
+from components.example_gen.images import decode_image, decode_mask
+from models.contracts import EVAL, TRAIN
+
+IMAGES_DIR = "images"
+ANNOTATIONS_DIR = "annotations"
+TRIMAPS_DIR = "annotations/trimaps"
+TRAINVAL_LIST = "annotations/trainval.txt"
+TEST_LIST = "annotations/test.txt"
+TRIMAP_VALUES = frozenset({1, 2, 3})
+
+ReadFn = Callable[[str], "bytes | None"]
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One row of an Oxford list file: NAME CLASS-ID SPECIES BREED-ID."""
+
+    name: str
+    class_id: int
+    species: int
+    breed_id: int
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A usable example. image: JPEG as found, or PNG re-encoded to RGB; mask: 8-bit PNG."""
+
+    name: str
+    image: bytes
+    mask: bytes
+    height: int
+    width: int
+    species: int
+    breed_id: int
+    reencoded: str | None = None  # why the image bytes were re-encoded, None if kept as found
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+class MalformedLine(ValueError):
+    """A list-file row that is not NAME CLASS-ID SPECIES BREED-ID; `name` is its first word."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def parse_list_line(line: str) -> ListEntry | None:
+    """A list-file row as a ListEntry; None for '#' header lines and blank lines."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    parts = text.split()
+    if len(parts) != 4:
+        raise MalformedLine(parts[0], f"malformed list line (expected 4 columns): {text!r}")
+    try:
+        class_id, species, breed_id = (int(p) for p in parts[1:])
+    except ValueError:
+        raise MalformedLine(parts[0], f"malformed list line (non-integer ids): {text!r}") from None
+    return ListEntry(parts[0], class_id, species, breed_id)
+
+
+def eval_bucket(name: str) -> int:
+    """A stable 0..99 bucket of a name (sha256, so it is the same on every run and machine)."""
+    return int(hashlib.sha256(name.encode("utf-8")).hexdigest(), 16) % 100
+
+
+def trainval_split(name: str, eval_percent: int) -> str:
+    """`eval` for about eval_percent % of trainval names, `train` for the rest; fixed per name."""
+    return EVAL if eval_bucket(name) < eval_percent else TRAIN
+
+
+def _first_entry_line(path: str) -> str | None:
+    """The first row that is not a header or blank (list files are small: read whole)."""
+    data = read_bytes(path)
+    if data is None:
+        raise FileNotFoundError(path)
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return line
+    return None
+
+
+def check_layout(root: str, list_files: Iterable[str] = (TRAINVAL_LIST, TEST_LIST)) -> None:
+    """Fails with every missing piece named when `root` is not an Oxford-IIIT Pet folder.
+
+    Without this a wrong --data-root would give an empty data set (or one made only of skips).
+    """
+    if not is_dir(root):
+        raise ValueError(f"data root {root} does not exist or is not a directory")
+    expected = (
+        "expected images/, annotations/trimaps/, annotations/trainval.txt, annotations/test.txt"
+    )
+    missing = [d for d in (ANNOTATIONS_DIR, IMAGES_DIR, TRIMAPS_DIR) if not is_dir(join(root, d))]
+    present_lists = []
+    for list_file in list_files:
+        try:
+            present_lists.append((list_file, _first_entry_line(join(root, list_file))))
+        except OSError:
+            missing.append(list_file)
+    if missing:
+        paths = ", ".join(join(root, m) for m in missing)
+        raise ValueError(f"not an Oxford-IIIT Pet folder: missing {paths} ({expected})")
+    empty = [join(root, name) for name, first in present_lists if first is None]
+    if empty:
+        raise ValueError(f"list file(s) without any example rows: {', '.join(empty)}")
+
+
+def ingest_entry(root: str, entry: ListEntry, read: ReadFn = read_bytes) -> Ingested | Skipped:
+    """Decodes and checks the image and trimap of one listed name."""
+    image_rel = f"{IMAGES_DIR}/{entry.name}.jpg"
+    trimap_rel = f"{TRIMAPS_DIR}/{entry.name}.png"
+    image_data = read(join(root, image_rel))
+    if image_data is None:
+        return Skipped(entry.name, f"image missing: {image_rel}")
+    if not image_data:
+        return Skipped(entry.name, f"image file is empty: {image_rel}")
+    trimap_data = read(join(root, trimap_rel))
+    if trimap_data is None:
+        return Skipped(entry.name, f"trimap missing: {trimap_rel}")
+    image = decode_image(image_data, image_rel)
+    if isinstance(image, str):
+        return Skipped(entry.name, image)
+    image_bytes, height, width, note = image
+    trimap = decode_mask(trimap_data, trimap_rel)
+    if isinstance(trimap, str):
+        return Skipped(entry.name, trimap)
+    values, mask_bytes = trimap
+    if values.shape != (height, width):
+        return Skipped(
+            entry.name,
+            f"trimap size {values.shape[1]}x{values.shape[0]} differs from image size "
+            f"{width}x{height}: {trimap_rel}",
+        )
+    found = set(np.unique(values).tolist())
+    if not found <= TRIMAP_VALUES:
+        bad = ", ".join(str(v) for v in sorted(found - TRIMAP_VALUES))
+        return Skipped(entry.name, f"trimap values outside {{1,2,3}} (found {bad}): {trimap_rel}")
+    return Ingested(
+        entry.name, image_bytes, mask_bytes, height, width, entry.species, entry.class_id, note
+    )

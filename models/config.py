@@ -1,0 +1,200 @@
+"""Every knob of petunet in one place: the paper's values as defaults, small presets for CPU runs.
+
+`PipelineConfig` is a frozen dataclass; presets are partial overrides of it and the runners apply
+command-line overrides on top (`with_overrides`). Validation happens here, before any component
+runs, so a bad tile or preset fails at once with a message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from models import contracts
+from models.network import geometry
+
+PIPELINE_NAME = "petunet"
+
+OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+JIT_CHOICES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """All settings of a run. Defaults are the paper's (Ronneberger et al. 2015, Sec. 3)."""
+
+    # --- where things are ---
+    pipeline_name: str = PIPELINE_NAME
+    output_dir: str = "outputs"
+    data_root: str | None = None  # None: generate the synthetic pets under output_dir
+    # --- data ---
+    synthetic_num_images: int = 200
+    synthetic_seed: int = 0
+    eval_percent: int = 20  # share of trainval.txt that goes to `eval` (by name hash)
+    # --- network (paper, Fig. 1) ---
+    tile_size: int = 572
+    depth: int = 5
+    base_filters: int = 64
+    input_channels: int = 3
+    num_classes: int = contracts.NUM_CLASSES
+    dropout_rate: float = 0.5
+    # --- training (paper, Sec. 3) ---
+    optimizer: str = "sgd"
+    learning_rate: float = 1e-3
+    momentum: float = 0.99
+    # constant (the paper gives no schedule) or cosine: decays to lr * lr_final_fraction at the end
+    lr_schedule: str = "constant"
+    lr_final_fraction: float = 0.05
+    batch_size: int = 1
+    train_steps: int = 20000
+    eval_steps: int = 50
+    shuffle_buffer: int = 64  # image examples are large: not TFX's default 10,000
+    precision: str = "auto"  # auto: mixed_bfloat16 where the hardware supports it
+    jit_compile: str = "auto"  # auto: off on CPU (measured slower), on for GPUs
+    checkpoint_every_steps: int = 500
+    # train steps per call into the compiled train function; >1 saves the per-step Python dispatch.
+    # Checkpoints and logs still come per epoch.
+    steps_per_execution: int = 1
+    # --- augmentation (paper, Sec. 3.1) ---
+    elastic_grid: int = 3
+    elastic_std_px: float = 10.0
+    flip: bool = True
+    # --- loss (paper, Eq. 2) ---
+    class_balance: bool = True
+    border_weight: bool = True
+    border_w0: float = 10.0
+    border_sigma_px: float = 5.0
+    # --- evaluation and blessing ---
+    mean_iou_threshold: float = 0.5
+    pet_iou_threshold: float = 0.0
+    change_threshold: float = -1e-10  # no regression against the last blessed model
+    # --- execution ---
+    beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+    enable_cache: bool = True
+
+    def __post_init__(self) -> None:
+        geometry.geometry(self.tile_size, self.depth)  # raises with the nearest valid tiles
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.jit_compile not in JIT_CHOICES:
+            raise ValueError(f"jit_compile must be one of {JIT_CHOICES}, got {self.jit_compile!r}")
+        if not 0 < self.eval_percent < 100:
+            raise ValueError(f"eval_percent must be in 1..99, got {self.eval_percent}")
+        for name in (
+            "base_filters",
+            "batch_size",
+            "train_steps",
+            "eval_steps",
+            "num_classes",
+            "steps_per_execution",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.data_root is not None and not os.path.isdir(self.data_root):
+            raise ValueError(f"--data-root {self.data_root!r} is not a directory")
+
+    @property
+    def output_size(self) -> int:
+        return geometry.output_size(self.tile_size, self.depth)
+
+    @property
+    def margin(self) -> int:
+        return geometry.margin(self.tile_size, self.depth)
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output_dir, "pipeline_root")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.output_dir, "metadata.sqlite")
+
+    @property
+    def serving_model_dir(self) -> str:
+        return os.path.join(self.output_dir, "serving_model")
+
+    @property
+    def trainer_backup_dir(self) -> str:
+        return os.path.join(self.output_dir, "trainer_backup")
+
+    @property
+    def synthetic_data_dir(self) -> str:
+        return os.path.join(self.output_dir, "synthetic_pets")
+
+    def with_overrides(self, **overrides: Any) -> PipelineConfig:
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        return dataclasses.replace(self, **overrides)
+
+    def to_json(self) -> str:
+        """The config as JSON, passed to the Trainer as custom_config."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PipelineConfig:
+        values = json.loads(text)
+        values["beam_args"] = tuple(values.get("beam_args", ()))
+        return cls(**values)
+
+
+# Presets: partial overrides of the paper defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The paper: 64 filters, 572 tiles, SGD momentum 0.99, batch 1. Needs a GPU.
+    "paper": {},
+    # The one-command run on a 2-core CPU in under 10 minutes: the paper's depth and geometry with
+    # 8 base filters on 316 tiles (docs/PERFORMANCE.md has the experiments behind each value).
+    "demo": {
+        "synthetic_num_images": 1000,
+        "tile_size": 316,
+        "depth": 5,
+        "base_filters": 8,
+        "dropout_rate": 0.0,
+        "class_balance": False,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "lr_schedule": "cosine",
+        "batch_size": 4,
+        "train_steps": 4400,
+        "eval_steps": 12,
+        "shuffle_buffer": 64,
+        "checkpoint_every_steps": 550,
+        "steps_per_execution": 10,
+        "mean_iou_threshold": 0.4,
+        "pet_iou_threshold": 0.5,
+    },
+    # Tests: seconds. A shallow net on tiny tiles.
+    "test": {
+        "synthetic_num_images": 40,
+        "tile_size": 92,
+        "depth": 3,
+        "base_filters": 8,
+        "optimizer": "adam",
+        "learning_rate": 2e-3,
+        "batch_size": 4,
+        "train_steps": 150,
+        "eval_steps": 2,
+        "shuffle_buffer": 8,
+        "checkpoint_every_steps": 50,
+        "mean_iou_threshold": 0.0,
+        "dropout_rate": 0.0,
+        "class_balance": False,
+    },
+}
+
+
+def get_config(preset: str = "demo", **overrides: Any) -> PipelineConfig:
+    """The preset's config with overrides applied; a bad preset name fails with the choices."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    return PipelineConfig(**values)

@@ -1,0 +1,69 @@
+"""Every key two components share, defined once: features, splits, signatures, outputs, IGNORE.
+
+ExampleGen, Transform, Trainer, Evaluator, the serving signatures and the run report all read their
+names from here, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+# --- ExampleGen output (raw features) ------------------------------------------------------------
+IMAGE_KEY = "image"  # encoded image bytes that decode with the data set's channel count
+MASK_KEY = "mask"  # 8-bit single-channel PNG in the data set's own label values
+NAME_KEY = "name"  # the case's name, e.g. "Abyssinian_1"
+HEIGHT_KEY = "height"
+WIDTH_KEY = "width"
+SPECIES_KEY = "species"  # Oxford only: 1 cat, 2 dog (list files)
+BREED_ID_KEY = "breed_id"  # Oxford only: CLASS-ID 1..37
+
+RAW_FEATURE_KEYS = (IMAGE_KEY, MASK_KEY, NAME_KEY, HEIGHT_KEY, WIDTH_KEY, SPECIES_KEY, BREED_ID_KEY)
+
+# --- Splits --------------------------------------------------------------------------------------
+TRAIN, EVAL, TEST = "train", "eval", "test"
+SPLITS = (TRAIN, EVAL, TEST)
+
+# --- Transform output ----------------------------------------------------------------------------
+TILE_KEY = "image_tile"  # serialized uint8 [T, T, C], the mirror-padded overlap tile
+LABEL_KEY = "label"  # int64 [O, O]: class indices, IGNORE_LABEL outside the image
+CLASS_COUNTS_KEY = "class_pixel_counts"  # float32 [K]: train-split pixel counts (for w_c)
+CANVAS_BOX_KEY = "canvas_box"  # int64 [4]: top, left, height, width of the image on the canvas
+IMAGE_SIZE_KEY = "image_size"  # int64 [2]: the decoded image's height and width
+
+# --- Training targets ----------------------------------------------------------------------------
+WEIGHTS_KEY = "weights"  # float32 [O, O]: the paper's weight map w(x), 0 on IGNORE
+
+# --- Labels --------------------------------------------------------------------------------------
+IGNORE_LABEL = 255  # class index of pixels that weigh nothing (off the image, or `ignore`)
+
+# Oxford-IIIT Pet trimap value -> class index; class 0 is the pet so "class 0 IoU" is "pet IoU".
+TRIMAP_TO_CLASS = {1: 0, 2: 1, 3: 2}
+CLASS_NAMES = ("pet", "background", "border")
+NUM_CLASSES = len(CLASS_NAMES)
+PET_CLASS = 0
+
+# --- Metrics (Keras logs, TFMA, the run summary) -------------------------------------------------
+PIXEL_ACCURACY_NAME = "pixel_accuracy"
+MEAN_IOU_NAME = "mean_iou"
+EXAMPLE_COUNT_NAME = "example_count"
+
+
+def iou_name(class_name: str) -> str:
+    """Score name of one class's IoU, e.g. "iou/pet"."""
+    return f"iou/{class_name}"
+
+
+def dice_name(class_name: str) -> str:
+    """Score name of one class's Dice coefficient, e.g. "dice/pet"."""
+    return f"dice/{class_name}"
+
+
+# --- The exported SavedModel ---------------------------------------------------------------------
+SERVING_SIGNATURE = "serving_default"  # serialized tf.Example -> probabilities, classes
+TRANSFORM_SIGNATURE = "transform_features"  # serialized raw tf.Example -> Transform outputs
+PREDICT_IMAGE_SIGNATURE = "predict_image"  # image bytes -> mask and probabilities at H x W
+PREDICT_TILES_SIGNATURE = "predict_tiles"  # uint8 tiles -> probabilities on the output tiles
+EXAMPLES_INPUT = "examples"
+IMAGE_BYTES_INPUT = "image_bytes"
+TILES_INPUT = "tiles"
+PROBABILITIES_KEY = "probabilities"  # float32 [B, O, O, K] (or [B, H, W, K])
+CLASSES_KEY = "classes"  # int64 [B, O, O]
+MASK_OUTPUT_KEY = "mask"  # int32 [B, H, W] in the data set's own label values

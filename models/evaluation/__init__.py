@@ -1,0 +1,1 @@
+"""The Evaluators' side: the score definitions, TFMA metrics, EvalConfig and extractors."""

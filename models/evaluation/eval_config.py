@@ -1,0 +1,69 @@
+"""The Evaluators' EvalConfig: segmentation metrics, blessing thresholds, no-regression check.
+
+TFMA runs the exported SavedModel generically (model_type tf_generic): `transform_features` turns
+the raw tf.Examples into transformed features, where the label key is found, and
+`serving_default` turns the same raw examples into per-pixel probabilities. Declaring the model
+type spares TFMA its attempt to load the SavedModel as a Keras model (which would need the
+training-time custom objects).
+
+Baseline handling: the config names a single, unnamed candidate ModelSpec. The TFX Evaluator calls
+tfma.utils.update_eval_config_with_defaults(has_baseline=..., rubber_stamp=True): with a baseline
+model from the pipeline's resolver it copies the spec as the baseline and renames the two
+"candidate" and "baseline"; without one (the first run) it drops the change thresholds and judges
+the value thresholds only. One Evaluator reads one split: TFX would merge several
+`example_splits` into one data set.
+"""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+
+from models import contracts
+from models.evaluation import tfma_metrics
+
+
+def _blessing_threshold(lower_bound: float, change_threshold: float) -> tfma.MetricThreshold:
+    """At least `lower_bound`, and no worse than the baseline by more than -change_threshold."""
+    return tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": lower_bound}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": change_threshold},
+        ),
+    )
+
+
+def build_eval_config(
+    mean_iou_threshold: float,
+    pet_iou_threshold: float,
+    change_threshold: float,
+    label_key: str = contracts.LABEL_KEY,
+    prediction_key: str = contracts.PROBABILITIES_KEY,
+) -> tfma.EvalConfig:
+    """EvalConfig for the Evaluator: overall slice, segmentation metrics, blessing thresholds.
+
+    A model is blessed when mean IoU >= mean_iou_threshold, pet IoU >= pet_iou_threshold and,
+    if a baseline exists, (candidate - baseline) >= change_threshold for both (a tiny negative
+    value such as -1e-10 means "no regression", tolerant of float noise).
+    """
+    model_spec = tfma.ModelSpec(
+        signature_name=contracts.SERVING_SIGNATURE,
+        preprocessing_function_names=[contracts.TRANSFORM_SIGNATURE],
+        label_key=label_key,
+        prediction_key=prediction_key,
+        model_type=tfma.TF_GENERIC,
+    )
+    pet_iou = contracts.iou_name(contracts.CLASS_NAMES[contracts.PET_CLASS])
+    thresholds = {
+        contracts.MEAN_IOU_NAME: _blessing_threshold(mean_iou_threshold, change_threshold),
+        pet_iou: _blessing_threshold(pet_iou_threshold, change_threshold),
+    }
+    metrics = [
+        tfma.MetricConfig(class_name="ExampleCount"),
+        *tfma_metrics.metric_configs(thresholds),
+    ]
+    return tfma.EvalConfig(
+        model_specs=[model_spec],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+    )

@@ -1,0 +1,1 @@
+"""What the pushed model offers: the exported signatures and the prediction CLI."""

@@ -1,0 +1,134 @@
+"""Prediction CLI: segment images with an exported (or pushed) petunet SavedModel.
+
+    python -m models.serving.predict --model serving_model/1700000000 --out predictions IMAGE...
+
+Writes NAME_mask.png (trimap values 1 pet, 2 background, 3 border; the input's size) and
+NAME_overlay.png (the image with the mask blended in). By default an image is resized onto the
+model's canvas, as in training (`predict_image` signature). With --tile, large images are
+segmented by overlap-tile without resizing (paper, Fig. 2): the image is mirror-extended, cut into
+T x T tiles whose O x O outputs cover it edge to edge, and the outputs are stitched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from models import contracts
+from models.transform import overlap_tile
+
+# Overlay colours per trimap value: pet, background (unchanged), border.
+OVERLAY_RGB = {1: (255, 64, 64), 3: (255, 220, 0)}
+OVERLAY_ALPHA = 0.45
+
+
+def load_model(model_dir: str):
+    if not tf.io.gfile.exists(os.path.join(model_dir, "saved_model.pb")):
+        raise FileNotFoundError(f"{model_dir}: no saved_model.pb (give a model version directory)")
+    return tf.saved_model.load(model_dir)
+
+
+def tile_geometry(model) -> tuple[int, int]:
+    """(tile T, output O) read from the model's predict_tiles signature."""
+    signature = model.signatures[contracts.PREDICT_TILES_SIGNATURE]
+    tile = signature.structured_input_signature[1][contracts.TILES_INPUT].shape[1]
+    output = signature.structured_outputs[contracts.PROBABILITIES_KEY].shape[1]
+    return int(tile), int(output)
+
+
+def predict_resized(model, image_bytes: bytes) -> np.ndarray:
+    """Trimap mask [H, W] via the model's own preprocessing (resize onto the canvas)."""
+    result = model.signatures[contracts.PREDICT_IMAGE_SIGNATURE](
+        **{contracts.IMAGE_BYTES_INPUT: tf.constant([image_bytes])}
+    )
+    return result[contracts.MASK_OUTPUT_KEY].numpy()[0]
+
+
+def overlap_tiles(image: np.ndarray, tile: int, output: int) -> tuple[np.ndarray, int, int]:
+    """Mirror-extended T x T tiles whose O x O outputs cover the image; (tiles, rows, cols)."""
+    height, width = image.shape[:2]
+    rows, cols = -(-height // output), -(-width // output)
+    margin = (tile - output) // 2
+    ys = overlap_tile.reflect_indices(tf.range(rows * output + 2 * margin) - margin, height)
+    xs = overlap_tile.reflect_indices(tf.range(cols * output + 2 * margin) - margin, width)
+    extended = image[ys.numpy()][:, xs.numpy()]
+    tiles = [
+        extended[r * output : r * output + tile, c * output : c * output + tile]
+        for r in range(rows)
+        for c in range(cols)
+    ]
+    return np.stack(tiles), rows, cols
+
+
+def predict_tiled(model, image: np.ndarray, batch_size: int = 4) -> np.ndarray:
+    """Trimap mask [H, W] by overlap-tile inference at the image's own resolution."""
+    tile, output = tile_geometry(model)
+    tiles, rows, cols = overlap_tiles(image, tile, output)
+    predict = model.signatures[contracts.PREDICT_TILES_SIGNATURE]
+
+    def probabilities_of(batch: np.ndarray) -> np.ndarray:
+        outputs = predict(**{contracts.TILES_INPUT: tf.constant(batch)})
+        return outputs[contracts.PROBABILITIES_KEY].numpy()
+
+    probabilities = np.concatenate(
+        [probabilities_of(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]
+    )
+    grid = probabilities.reshape(rows, cols, output, output, -1).transpose(0, 2, 1, 3, 4)
+    stitched = grid.reshape(rows * output, cols * output, -1)
+    return stitched[: image.shape[0], : image.shape[1]].argmax(-1).astype(np.uint8) + 1
+
+
+def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    blended = image.astype(np.float32)
+    for value, colour in OVERLAY_RGB.items():
+        where = mask == value
+        blended[where] = (1 - OVERLAY_ALPHA) * blended[where] + OVERLAY_ALPHA * np.array(colour)
+    return blended.round().astype(np.uint8)
+
+
+def predict_file(model, path: str, out_dir: str, tiled: bool) -> tuple[str, str]:
+    """Segments one image file; returns the paths of the mask and overlay PNGs."""
+    with open(path, "rb") as f:
+        image_bytes = f.read()
+    image = overlap_tile.decode_rgb(tf.constant(image_bytes)).numpy()
+    mask = predict_tiled(model, image) if tiled else predict_resized(model, image_bytes)
+    if mask.shape != image.shape[:2]:
+        raise RuntimeError(f"{path}: mask {mask.shape} does not match image {image.shape[:2]}")
+    name = os.path.splitext(os.path.basename(path))[0]
+    mask_path = os.path.join(out_dir, f"{name}_mask.png")
+    overlay_path = os.path.join(out_dir, f"{name}_overlay.png")
+    Image.fromarray(mask.astype(np.uint8)).save(mask_path)
+    Image.fromarray(overlay(image, mask)).save(overlay_path)
+    return mask_path, overlay_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Segment images with a petunet SavedModel.")
+    parser.add_argument("--model", required=True, help="SavedModel directory (a pushed version)")
+    parser.add_argument("--out", required=True, help="directory for the masks and overlays")
+    parser.add_argument(
+        "--tile", action="store_true", help="overlap-tile inference without resizing"
+    )
+    parser.add_argument("images", nargs="+", help="JPEG/PNG/GIF/BMP files")
+    args = parser.parse_args(argv)
+    model = load_model(args.model)
+    os.makedirs(args.out, exist_ok=True)
+    failures = 0
+    for path in args.images:
+        try:
+            mask_path, overlay_path = predict_file(model, path, args.out, args.tile)
+            print(f"{path}: {mask_path}, {overlay_path}")
+        except (OSError, tf.errors.InvalidArgumentError, RuntimeError) as error:
+            failures += 1
+            message = getattr(error, "message", str(error)).splitlines()[0]
+            print(f"{path}: failed: {message}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The Trainer's input pipeline: transformed examples -> augmented tiles, labels and weight maps.
+
+Elastic deformation and the weight map are per-step randomness and per-example work, so they live
+here in tf.data (parallel map), not in Transform, which runs once.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from models import contracts
+from models.config import PipelineConfig
+from models.training import augment, weight_map
+from models.transform import overlap_tile
+
+
+def prepare_example(
+    transformed: dict[str, tf.Tensor], config: PipelineConfig, training: bool
+) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """One transformed example -> (uint8 tile, {label, weights}); augmented when training."""
+    tile = overlap_tile.parse_tile(transformed[contracts.TILE_KEY], config.tile_size)
+    label = tf.reshape(transformed[contracts.LABEL_KEY], [config.output_size] * 2)
+    if training:
+        tile, label = augment.augment(
+            tile,
+            label,
+            grid_size=config.elastic_grid,
+            std_px=config.elastic_std_px,
+            flip=config.flip,
+        )
+    class_weights = None
+    if config.class_balance:
+        class_weights = weight_map.class_weights_from_counts(
+            transformed[contracts.CLASS_COUNTS_KEY]
+        )
+    weights = weight_map.weight_map(
+        label,
+        class_weights,
+        border_weight=config.border_weight,
+        w0=config.border_w0,
+        sigma=config.border_sigma_px,
+    )
+    return tile, {contracts.LABEL_KEY: label, contracts.WEIGHTS_KEY: weights}
+
+
+def make_dataset(
+    raw: tf.data.Dataset, config: PipelineConfig, training: bool, batch_size: int | None = None
+) -> tf.data.Dataset:
+    """Batched (tile, {label, weights}) from a dataset of single transformed examples (repeated)."""
+    dataset = raw.map(
+        lambda example: prepare_example(example, config, training),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=not training,
+    )
+    dataset = dataset.batch(batch_size or config.batch_size, drop_remainder=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def from_data_accessor(
+    data_accessor, file_patterns: list[str], schema, config: PipelineConfig, training: bool
+) -> tf.data.Dataset:
+    """The TFX data accessor's dataset (one example per element, shuffled when training)."""
+    from tfx_bsl.public import tfxio
+
+    options = tfxio.TensorFlowDatasetOptions(
+        batch_size=1,
+        shuffle=training,
+        shuffle_buffer_size=config.shuffle_buffer,
+        num_epochs=None,
+    )
+    batched = data_accessor.tf_dataset_factory(file_patterns, options, schema)
+    return make_dataset(batched.unbatch(), config, training)
+
+
+def from_tfrecords(
+    file_patterns: list[str], feature_spec: dict, config: PipelineConfig, training: bool
+) -> tf.data.Dataset:
+    """The same pipeline straight from gzipped transformed TFRecords (benchmarks, tools)."""
+    files = tf.data.Dataset.list_files(file_patterns, shuffle=training)
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").repeat()
+    if training:
+        records = records.shuffle(config.shuffle_buffer)
+    examples = records.map(
+        lambda record: tf.io.parse_single_example(record, feature_spec),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return make_dataset(examples, config, training)
