@@ -4,9 +4,11 @@
         --pipeline-root gs://BUCKET/petunet --image REGION-docker.pkg.dev/PROJECT/REPO/petunet:TAG \
         --data-root gs://BUCKET/oxford-iiit-pet --preset paper
 
-Offline: nothing is uploaded and no cluster is contacted. User code (Transform's preprocessing_fn,
-the Trainer's run_fn, the custom components) is referenced by module path, so the image built from
-this repository (see README) must have it on PYTHONPATH; the spec carries no wheel.
+Nothing is uploaded and no cluster is contacted; the data root is only read for the data set's
+description (dataset.json, or the Oxford layout), so a wrong one fails here. User code
+(Transform's preprocessing_fn, the Trainer's run_fn, the custom components) is referenced by module
+path, so the image built from this repository (see README) must have it on PYTHONPATH; the
+spec carries no wheel.
 """
 
 from __future__ import annotations
@@ -55,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="petunet_pipeline.json", help="spec file to write")
     parser.add_argument("--pipeline-root", required=True, help="e.g. gs://BUCKET/petunet")
-    parser.add_argument("--data-root", required=True, help="Oxford-IIIT Pet folder the job reads")
+    parser.add_argument(
+        "--data-root",
+        required=True,
+        help="the data folder the job reads (nnU-Net layout with dataset.json, or Oxford-IIIT "
+        "Pet); read once here for the data set's description",
+    )
+    parser.add_argument("--oxford-border", choices=("class", "ignore"), default="class")
     parser.add_argument("--image", default=DEFAULT_IMAGE, help="container image with petunet")
     parser.add_argument("--preset", default="paper", help=f"one of {sorted(configs.PRESETS)}")
     parser.add_argument("--train-steps", type=int, help="override config.train_steps")
@@ -66,8 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             args.preset,
             train_steps=args.train_steps,
             beam_args=tuple(args.beam_args) or configs.PipelineConfig.beam_args,
+            oxford_border_as_ignore=args.oxford_border == "ignore",
         )
-    except ValueError as error:
+        from pipeline import data
+
+        config = data.with_dataset(config, args.data_root)
+    except (ValueError, OSError) as error:
         print(f"petunet: {error}", file=sys.stderr)
         return 2
     path = compile_pipeline(config, args.data_root, args.pipeline_root, args.image, args.output)

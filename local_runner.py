@@ -2,6 +2,8 @@
 
     python local_runner.py                         # demo preset on generated synthetic pets
     python local_runner.py --data-root PETS_DIR    # the real Oxford-IIIT Pet folder
+    python local_runner.py --data-root NNUNET_DIR  # any data set described by a dataset.json
+    python local_runner.py --synthetic cells       # generated touching cells (nnU-Net layout)
     python local_runner.py --preset test --train-steps 5 --beam-args "--direct_num_workers=2"
 
 Wrong inputs (missing folder, unknown preset, invalid tile) fail here, before any component runs.
@@ -38,21 +40,40 @@ OVERRIDES = {
     "--seed": ("synthetic_seed", int),
     "--eval-percent": ("eval_percent", int),
     "--mean-iou-threshold": ("mean_iou_threshold", float),
-    "--pet-iou-threshold": ("pet_iou_threshold", float),
+    "--foreground-iou-threshold": ("foreground_iou_threshold", float),
     "--checkpoint-every-steps": ("checkpoint_every_steps", int),
     "--steps-per-execution": ("steps_per_execution", int),
+    "--border-max-objects": ("border_max_objects", int),
 }
+ALIASES = {"--foreground-iou-threshold": ["--pet-iou-threshold"]}  # the Oxford name
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", help="Oxford-IIIT Pet folder (default: synthetic pets)")
+    parser.add_argument(
+        "--data-root",
+        help="a data folder: nnU-Net layout with dataset.json, or Oxford-IIIT Pet "
+        "(default: a generated synthetic set)",
+    )
+    parser.add_argument(
+        "--synthetic", choices=configs.SYNTHETIC_SETS, help="the set generated without --data-root"
+    )
+    parser.add_argument(
+        "--oxford-border",
+        choices=("class", "ignore"),
+        default="class",
+        help="Oxford trimaps: the border band is a class (default) or weighs nothing",
+    )
+    parser.add_argument(
+        "--no-border-weight", action="store_true", help="the loss without the paper's border term"
+    )
     parser.add_argument("--output-dir", default="outputs", help="pipeline root, metadata, models")
     parser.add_argument("--preset", default="demo", help=f"one of {sorted(configs.PRESETS)}")
     parser.add_argument("--beam-args", default="", help='extra Beam flags, e.g. "--runner=..."')
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
     for flag, (field, kind) in OVERRIDES.items():
-        parser.add_argument(flag, dest=field, type=kind, help=f"override config.{field}")
+        names = [flag, *ALIASES.get(flag, [])]
+        parser.add_argument(*names, dest=field, type=kind, help=f"override config.{field}")
     return parser.parse_args(argv)
 
 
@@ -68,28 +89,19 @@ def build_config(args: argparse.Namespace) -> configs.PipelineConfig:
         data_root=os.path.abspath(args.data_root) if args.data_root else None,
         beam_args=beam_args,
         enable_cache=not args.no_cache,
+        synthetic=args.synthetic,
+        oxford_border_as_ignore=args.oxford_border == "ignore",
+        border_weight=False if args.no_border_weight else None,
         **overrides,
     )
 
 
-def resolve_data_root(config: configs.PipelineConfig) -> str:
-    if config.data_root:
-        return config.data_root
-    from pipeline.synthetic.pets import generate_synthetic_pets
-
-    logging.info("no --data-root: generating synthetic pets in %s", config.synthetic_data_dir)
-    return generate_synthetic_pets(
-        config.synthetic_data_dir, config.synthetic_num_images, config.synthetic_seed
-    )
-
-
-def run(config: configs.PipelineConfig) -> dict:
+def run(config: configs.PipelineConfig, data_root: str) -> dict:
     """Runs the pipeline and returns the run summary (states, metrics, blessing, push)."""
     from tfx import v1 as tfx
 
     from pipeline import pipeline, run_report
 
-    data_root = resolve_data_root(config)
     os.makedirs(config.output_dir, exist_ok=True)
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     tfx.orchestration.LocalDagRunner().run(
@@ -132,11 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = build_config(args)
-    except ValueError as error:
+        from pipeline import data
+
+        data_root = data.resolve_data_root(config)
+        config = data.with_dataset(config, data_root)
+    except (ValueError, OSError) as error:
         print(f"petunet: {error}", file=sys.stderr)
         return 2
     started = time.time()
-    summary = run(config)
+    summary = run(config, data_root)
     print(format_summary(summary, time.time() - started))
     with open(os.path.join(config.output_dir, "run_summary.json"), "w") as out:
         json.dump(summary, out, indent=2, default=str)

@@ -1,4 +1,4 @@
-"""Throughput of PetExampleGen and Transform on generated 500x375 pets (the common Oxford size).
+"""Throughput of the ExampleGen and Transform on generated 500x375 pets (the common Oxford size).
 
     python -m bench.bench_example_gen --num-images 200
 
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from bench.machine import describe as describe_machine
 from components.example_gen import oxford
-from components.example_gen.component import PetExampleGen
+from components.example_gen.component import SegmentationExampleGen
 from components.example_gen.executor import Executor, to_example
 from models.config import PipelineConfig, get_config
 from pipeline.synthetic.pets import generate_synthetic_pets
@@ -62,7 +62,7 @@ def time_executor(root: str, beam_args: list[str], out_dir: str) -> dict:
     """One full executor run (Beam pipeline start to report check)."""
     from tfx.types import standard_artifacts
 
-    gen = PetExampleGen(input_base=root)
+    gen = SegmentationExampleGen(input_base=root)
     examples = standard_artifacts.Examples()
     examples.uri = out_dir
     start = time.perf_counter()

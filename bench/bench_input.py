@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from models import config as configs
 from models import contracts
+from models.dataset import OXFORD_PETS
 from models.training import execution, inputs, timing
 from models.training.model import build_training_model
 from models.transform import overlap_tile
@@ -46,7 +47,9 @@ def write_transformed(config: configs.PipelineConfig, path: str, count: int) -> 
         for index in range(count):
             image, trimap, _ = render_pet(0, index, (375, 500))
             tile, box = overlap_tile.image_to_tile(tf.constant(image), canvas, margin)
-            label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, canvas)
+            label = overlap_tile.mask_to_label(
+                tf.constant(trimap[..., None]), box, canvas, OXFORD_PETS
+            )
             counts = [float(np.sum(label.numpy() == c)) for c in range(contracts.NUM_CLASSES)]
             feature = {
                 contracts.TILE_KEY: tf.train.Feature(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from models import contracts
+from models.dataset import OXFORD_PETS, DatasetSpec
 from models.network import geometry
 
 PIPELINE_NAME = "petunet"
@@ -22,6 +23,54 @@ OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 JIT_CHOICES = ("auto", "on", "off")
+SYNTHETIC_SETS = ("pets", "cells")
+# field -> (lowest, highest, lowest excluded); every number of the config is checked against it.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "synthetic_num_images": (2, 100_000, False),
+    "synthetic_seed": (0, 2**31 - 1, False),
+    "eval_percent": (1, 49, False),
+    "tile_size": (1, geometry.MAX_TILE, False),
+    "depth": (1, geometry.MAX_DEPTH, False),
+    "base_filters": (1, 1024, False),
+    "dropout_rate": (0.0, 0.95, False),
+    "learning_rate": (0.0, 10.0, True),
+    "momentum": (0.0, 0.9999, False),
+    "lr_final_fraction": (0.0, 1.0, False),
+    "batch_size": (1, 1024, False),
+    "train_steps": (1, 10_000_000, False),
+    "eval_steps": (1, 1_000_000, False),
+    "shuffle_buffer": (1, 100_000, False),
+    "checkpoint_every_steps": (1, 10_000_000, False),
+    "steps_per_execution": (1, 100_000, False),
+    "elastic_grid": (1, 64, False),
+    "elastic_std_px": (0.0, 1000.0, False),
+    "border_w0": (0.0, 1000.0, False),
+    "border_sigma_px": (0.0, 1000.0, True),
+    "border_max_objects": (2, 256, False),
+    "mean_iou_threshold": (0.0, 1.0, False),
+    "foreground_iou_threshold": (0.0, 1.0, False),
+    "change_threshold": (-1.0, 1.0, False),
+}
+# Fields whose command-line flag is not simply --field-name.
+FLAG_NAMES = {"synthetic_num_images": "--num-images", "synthetic_seed": "--seed"}
+
+
+def flag_name(field: str) -> str:
+    """The command-line flag that sets a config field, for error messages."""
+    return FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+
+
+def _check_range(field: str, value: Any) -> None:
+    low, high, low_open = RANGES[field]
+    integral = isinstance(low, int) and isinstance(high, int)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{flag_name(field)} must be a number, got {value!r}")
+    if integral and not float(value).is_integer():
+        raise ValueError(f"{flag_name(field)} must be a whole number, got {value}")
+    below = value <= low if low_open else value < low
+    if math.isnan(value) or below or value > high:
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{flag_name(field)} must be in {bracket}{low}, {high}], got {value}")
 
 
 @dataclass(frozen=True)
@@ -31,17 +80,19 @@ class PipelineConfig:
     # --- where things are ---
     pipeline_name: str = PIPELINE_NAME
     output_dir: str = "outputs"
-    data_root: str | None = None  # None: generate the synthetic pets under output_dir
+    data_root: str | None = None  # None: generate a synthetic set under output_dir
     # --- data ---
+    # The data set's classes, values and channels: read from the data folder by the runner.
+    dataset: DatasetSpec = OXFORD_PETS
+    synthetic: str = "pets"  # the generated set when there is no data root: pets or cells
     synthetic_num_images: int = 200
     synthetic_seed: int = 0
-    eval_percent: int = 20  # share of trainval.txt that goes to `eval` (by name hash)
+    eval_percent: int = 20  # share of the training names that goes to `eval` (by name hash)
+    oxford_border_as_ignore: bool = False  # Oxford trimaps: border pixels weigh nothing
     # --- network (paper, Fig. 1) ---
     tile_size: int = 572
     depth: int = 5
     base_filters: int = 64
-    input_channels: int = 3
-    num_classes: int = contracts.NUM_CLASSES
     dropout_rate: float = 0.5
     # --- training (paper, Sec. 3) ---
     optimizer: str = "sgd"
@@ -69,38 +120,43 @@ class PipelineConfig:
     border_weight: bool = True
     border_w0: float = 10.0
     border_sigma_px: float = 5.0
+    border_max_objects: int = 8  # largest objects per foreground class the border term considers
     # --- evaluation and blessing ---
     mean_iou_threshold: float = 0.5
-    pet_iou_threshold: float = 0.0
+    foreground_iou_threshold: float = 0.0  # every foreground class's IoU (Oxford: the pet's)
     change_threshold: float = -1e-10  # no regression against the last blessed model
     # --- execution ---
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
     enable_cache: bool = True
 
     def __post_init__(self) -> None:
-        geometry.geometry(self.tile_size, self.depth)  # raises with the nearest valid tiles
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+            raise ValueError(f"--optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+            raise ValueError(
+                f"--lr-schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"
+            )
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+            raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.jit_compile not in JIT_CHOICES:
-            raise ValueError(f"jit_compile must be one of {JIT_CHOICES}, got {self.jit_compile!r}")
-        if not 0 < self.eval_percent < 100:
-            raise ValueError(f"eval_percent must be in 1..99, got {self.eval_percent}")
-        for name in (
-            "base_filters",
-            "batch_size",
-            "train_steps",
-            "eval_steps",
-            "num_classes",
-            "steps_per_execution",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+            raise ValueError(
+                f"--jit-compile must be one of {JIT_CHOICES}, got {self.jit_compile!r}"
+            )
+        if self.synthetic not in SYNTHETIC_SETS:
+            raise ValueError(f"--synthetic must be one of {SYNTHETIC_SETS}, got {self.synthetic!r}")
+        for field in RANGES:
+            _check_range(field, getattr(self, field))
+        geometry.geometry(self.tile_size, self.depth)  # raises with the nearest valid tiles
         if self.data_root is not None and not os.path.isdir(self.data_root):
             raise ValueError(f"--data-root {self.data_root!r} is not a directory")
+
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.num_classes
+
+    @property
+    def input_channels(self) -> int:
+        return self.dataset.num_channels
 
     @property
     def output_size(self) -> int:
@@ -128,7 +184,7 @@ class PipelineConfig:
 
     @property
     def synthetic_data_dir(self) -> str:
-        return os.path.join(self.output_dir, "synthetic_pets")
+        return os.path.join(self.output_dir, f"synthetic_{self.synthetic}")
 
     def with_overrides(self, **overrides: Any) -> PipelineConfig:
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
@@ -138,12 +194,15 @@ class PipelineConfig:
 
     def to_json(self) -> str:
         """The config as JSON, passed to the Trainer as custom_config."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["dataset"] = self.dataset.to_dict()
+        return json.dumps(values, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> PipelineConfig:
         values = json.loads(text)
         values["beam_args"] = tuple(values.get("beam_args", ()))
+        values["dataset"] = DatasetSpec.from_dict(values["dataset"])
         return cls(**values)
 
 
@@ -170,7 +229,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "checkpoint_every_steps": 550,
         "steps_per_execution": 10,
         "mean_iou_threshold": 0.4,
-        "pet_iou_threshold": 0.5,
+        "foreground_iou_threshold": 0.5,
     },
     # Tests: seconds. A shallow net on tiny tiles.
     "test": {

@@ -1,9 +1,11 @@
 """create_pipeline(config): the petunet TFX pipeline. Wiring only; the logic lives in
 components/ and models/, referenced by module path so that a KFP/Vertex image needs no wheel.
 
-PetExampleGen -> StatisticsGen -> SchemaGen -> SchemaCurator -> ExampleValidator -> Transform ->
-Trainer -> (latest blessed model) -> Evaluator (eval split, blessing) + Evaluator (test split,
-report) -> Pusher.
+SegmentationExampleGen -> StatisticsGen -> SchemaGen -> SchemaCurator -> ExampleValidator ->
+Transform -> Trainer -> (latest blessed model) -> Evaluator (eval split, blessing) + Evaluator
+(test split, report) -> Pusher. The data set's description (config.dataset) reaches every
+component that needs it: the ExampleGen's checks, Transform's label mapping, the Trainer, and the
+Evaluators' metric names.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import os
 
 from tfx import v1 as tfx
 
-from components.example_gen.component import PetExampleGen
+from components.example_gen.component import SegmentationExampleGen
 from components.schema_curator.component import SchemaCurator
 from models.config import PipelineConfig
 from models.contracts import EVAL, TEST, TRAIN
 from models.evaluation import eval_config
+from models.transform import preprocessing
 
 PREPROCESSING_FN = "models.transform.preprocessing.preprocessing_fn"
 RUN_FN = "models.training.trainer.run_fn"
@@ -32,11 +35,14 @@ def create_pipeline(
     serving_model_dir: str | None = None,
     backup_root: str | None = None,
 ) -> tfx.dsl.Pipeline:
-    """The whole pipeline for `config` reading the Oxford-layout folder `data_root`.
+    """The whole pipeline for `config` reading the data folder `data_root`, which
+    config.dataset describes (see components.example_gen.layouts.describe).
 
     The paths default to the config's local layout; the Kubeflow runner passes remote ones.
     """
-    example_gen = PetExampleGen(input_base=data_root, eval_percent=config.eval_percent)
+    example_gen = SegmentationExampleGen(
+        input_base=data_root, dataset=config.dataset, eval_percent=config.eval_percent
+    )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is inferred from train only, so ExampleValidator really checks eval and test.
     schema_gen = tfx.components.SchemaGen(
@@ -53,7 +59,11 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=curated_schema,
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"tile_size": config.tile_size, "depth": config.depth},
+        custom_config={
+            "tile_size": config.tile_size,
+            "depth": config.depth,
+            preprocessing.DATASET_CONFIG_KEY: config.dataset.to_json(),
+        },
         splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN], transform=[TRAIN, EVAL, TEST]),
         # StatisticsGen already describes the raw data; statistics of tile bytes and per-pixel
         # labels say nothing useful and made Transform hold every transformed example in memory.
@@ -82,8 +92,9 @@ def create_pipeline(
         baseline_model=model_resolver.outputs["model"],
         eval_config=eval_config.build_eval_config(
             mean_iou_threshold=config.mean_iou_threshold,
-            pet_iou_threshold=config.pet_iou_threshold,
+            foreground_iou_threshold=config.foreground_iou_threshold,
             change_threshold=config.change_threshold,
+            dataset=config.dataset,
         ),
         example_splits=[EVAL],
         module_path=EVALUATOR_MODULE,  # custom_extractors: bounded batches, bounded memory
@@ -95,7 +106,10 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         eval_config=eval_config.build_eval_config(
-            mean_iou_threshold=0.0, pet_iou_threshold=0.0, change_threshold=config.change_threshold
+            mean_iou_threshold=0.0,
+            foreground_iou_threshold=0.0,
+            change_threshold=config.change_threshold,
+            dataset=config.dataset,
         ),
         example_splits=[TEST],
         module_path=EVALUATOR_MODULE,

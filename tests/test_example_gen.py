@@ -1,6 +1,6 @@
-"""PetExampleGen in a real TFX pipeline, and the schema curation after it.
+"""SegmentationExampleGen in a real TFX pipeline, and the schema curation after it.
 
-The pipeline test runs PetExampleGen -> StatisticsGen -> SchemaGen -> SchemaCurator ->
+The pipeline test runs SegmentationExampleGen -> StatisticsGen -> SchemaGen -> SchemaCurator ->
 ExampleValidator with LocalDagRunner and in-memory Beam on a small synthetic folder with a few
 real-data quirks mixed in.
 """
@@ -20,7 +20,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 from tfx import v1 as tfx
 
 from components.example_gen import oxford
-from components.example_gen.component import PetExampleGen
+from components.example_gen.component import SegmentationExampleGen
 from components.schema_curator.component import SchemaCurator
 from models import contracts
 from pipeline.synthetic.pets import generate_synthetic_pets
@@ -62,7 +62,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def pipeline_outputs(data_root: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     work = str(tmp_path_factory.mktemp("pipeline"))
-    example_gen = PetExampleGen(input_base=data_root, eval_percent=EVAL_PERCENT)
+    example_gen = SegmentationExampleGen(input_base=data_root, eval_percent=EVAL_PERCENT)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(  # from train only: eval and test are "new data"
         statistics=statistics_gen.outputs["statistics"],
@@ -92,7 +92,7 @@ def pipeline_outputs(data_root: str, tmp_path_factory: pytest.TempPathFactory) -
         return path
 
     return {
-        "examples": uri("PetExampleGen", "examples"),
+        "examples": uri("SegmentationExampleGen", "examples"),
         "statistics": uri("StatisticsGen", "statistics"),
         "schema": uri("SchemaGen", "schema"),
         "curated_schema": uri("SchemaCurator", "curated_schema"),

@@ -10,8 +10,8 @@ import pytest
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.types import standard_artifacts
 
-from components.example_gen.component import PetExampleGen
-from components.example_gen.driver import PetExampleGenDriver
+from components.example_gen.component import SegmentationExampleGen
+from components.example_gen.driver import ExampleGenDriver
 from components.example_gen.executor import Executor
 from components.schema_curator.curate import strip_value_domains
 from pipeline.synthetic.pets import generate_synthetic_pets
@@ -51,7 +51,7 @@ def test_shared_domain_stays_while_referenced() -> None:
 
 
 def test_component_carries_eval_percent_and_three_splits(tmp_path) -> None:
-    gen = PetExampleGen(input_base=str(tmp_path), eval_percent=30)
+    gen = SegmentationExampleGen(input_base=str(tmp_path), eval_percent=30)
     assert gen.exec_properties["eval_percent"] == 30
     assert gen.exec_properties["input_base"] == str(tmp_path)
     splits = json.loads(gen.exec_properties["input_config"])["splits"]
@@ -62,11 +62,11 @@ def test_component_carries_eval_percent_and_three_splits(tmp_path) -> None:
     ]
     assert "examples" in gen.outputs
     with pytest.raises(ValueError, match="eval_percent"):
-        PetExampleGen(input_base=str(tmp_path), eval_percent=0)
+        SegmentationExampleGen(input_base=str(tmp_path), eval_percent=0)
 
 
 def _run_executor(data_root: str, out: str) -> None:
-    gen = PetExampleGen(input_base=data_root)
+    gen = SegmentationExampleGen(input_base=data_root)
     props = dict(gen.exec_properties)
     examples = standard_artifacts.Examples()
     examples.uri = out
@@ -88,8 +88,8 @@ def test_executor_fails_on_a_folder_that_is_not_the_layout(tmp_path) -> None:
 
 def test_driver_fingerprint_covers_images_and_trimaps(tmp_path) -> None:
     root = generate_synthetic_pets(str(tmp_path / "pets"), 3, seed=0)
-    gen = PetExampleGen(input_base=root)
-    driver = PetExampleGenDriver(metadata_handle=None)
+    gen = SegmentationExampleGen(input_base=root)
+    driver = ExampleGenDriver(metadata_handle=None)
 
     def fingerprint() -> str:
         props = dict(gen.exec_properties)

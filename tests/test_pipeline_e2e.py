@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEFORE_TRAINER = {
-    "PetExampleGen",
+    "SegmentationExampleGen",
     "StatisticsGen",
     "SchemaGen",
     "SchemaCurator",

@@ -10,6 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 from models import contracts
+from models.dataset import OXFORD_PETS
 from models.network import geometry
 from models.transform import overlap_tile, preprocessing
 
@@ -53,7 +54,9 @@ def test_mask_sits_under_the_pet_colour_in_the_tile_centre(height, width):
     geo = geometry.geometry(316, 5)  # the demo tile: 132 px canvas, 92 px margin
     canvas, margin = geo.output, geo.margin
     tile, box = overlap_tile.image_to_tile(tf.constant(image), canvas, margin)
-    label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, canvas).numpy()
+    label = overlap_tile.mask_to_label(
+        tf.constant(trimap[..., None]), box, canvas, OXFORD_PETS
+    ).numpy()
     tile = tile.numpy()
     assert tile.shape == (canvas + 2 * margin,) * 2 + (3,) and tile.dtype == np.uint8
     centre = tile[margin : margin + canvas, margin : margin + canvas].astype(int)
@@ -69,7 +72,9 @@ def test_ignore_covers_exactly_the_canvas_outside_the_image(height, width):
     canvas = 132
     _, box = overlap_tile.image_to_tile(tf.constant(image), canvas, 92)
     top, left, h, w = box.numpy()
-    label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, canvas).numpy()
+    label = overlap_tile.mask_to_label(
+        tf.constant(trimap[..., None]), box, canvas, OXFORD_PETS
+    ).numpy()
     inside = np.zeros((canvas, canvas), bool)
     inside[top : top + h, left : left + w] = True
     np.testing.assert_array_equal(label == contracts.IGNORE_LABEL, ~inside)
@@ -89,7 +94,9 @@ def test_a_thin_border_band_stays_closed_on_the_smaller_canvas(height, width, ba
     trimap[distance <= radius] = 1
     trimap[np.abs(distance - radius) < band / 2 + 0.5] = 3
     _, box = overlap_tile.image_to_tile(tf.zeros((height, width, 3), tf.uint8), 132, 92)
-    label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, 132).numpy()
+    label = overlap_tile.mask_to_label(
+        tf.constant(trimap[..., None]), box, 132, OXFORD_PETS
+    ).numpy()
     top, left, h, w = box.numpy()
     label = label[top : top + h, left : left + w]
     pet, background, border = label == 0, label == 1, label == 2
@@ -139,7 +146,9 @@ def test_preprocessing_fn_in_tensorflow_transform():
         image, trimap = _pet_image(h, w, seed=i)
         examples.append(_raw_example(image, trimap, f"pet_{i}"))
         _, box = overlap_tile.image_to_tile(tf.constant(image), 52, 20)
-        label = overlap_tile.trimap_to_label(tf.constant(trimap[..., None]), box, 52).numpy()
+        label = overlap_tile.mask_to_label(
+            tf.constant(trimap[..., None]), box, 52, OXFORD_PETS
+        ).numpy()
         expected_counts += [(label == c).sum() for c in range(3)]
     spec = {
         key: tf.io.FixedLenFeature([], tf.string)

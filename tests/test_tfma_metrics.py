@@ -185,7 +185,7 @@ def test_first_run_reports_numpy_values_and_checks_value_thresholds(setup):
     assert 0.2 < ref["mean_iou"] < 0.9 and 0.2 < ref["iou/pet"] < 0.9
     config = eval_config.build_eval_config(
         mean_iou_threshold=ref["mean_iou"] - 0.01,  # passes
-        pet_iou_threshold=ref["iou/pet"] + 0.01,  # fails
+        foreground_iou_threshold=ref["iou/pet"] + 0.01,  # fails
         change_threshold=-1e-10,  # no baseline yet: ignored
     )
     uri, blessing = _evaluate(setup, "first", setup["pred_model"], None, config)

@@ -1,8 +1,10 @@
-"""PetExampleGen: a FileBasedExampleGen for the Oxford-IIIT Pet folder layout.
+"""SegmentationExampleGen: a FileBasedExampleGen for segmentation data folders.
 
-Used like the stock ImportExampleGen: `PetExampleGen(input_base=folder).outputs["examples"]`
-holds the splits train, eval (from annotations/trainval.txt, `eval_percent` of the names by a
-stable hash) and test (from annotations/test.txt), and `ingest_report.json` at its root.
+Used like the stock ImportExampleGen:
+`SegmentationExampleGen(input_base=folder, dataset=spec).outputs["examples"]` holds the splits
+train, eval (`eval_percent` of the training names by a stable hash) and test, with
+`ingest_report.json` and the data set's description `dataset.json` at its root. The layout
+(Oxford-IIIT Pet or nnU-Net) comes from the description.
 """
 
 from __future__ import annotations
@@ -13,49 +15,54 @@ from tfx.proto import example_gen_pb2
 from tfx.types import channel, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
-from components.example_gen import executor, oxford
-from components.example_gen.driver import PetExampleGenDriver
-from components.example_gen.executor import EVAL_PERCENT_KEY
-from models.contracts import EVAL, TEST, TRAIN
+from components.example_gen import executor, layouts
+from components.example_gen.driver import ExampleGenDriver
+from components.example_gen.executor import DATASET_KEY, EVAL_PERCENT_KEY
+from models.dataset import OXFORD_PETS, DatasetSpec
 
 
-def input_config() -> example_gen_pb2.Input:
-    """The three splits and the list file each is read from (train and eval share trainval)."""
+def input_config(dataset: DatasetSpec) -> example_gen_pb2.Input:
+    """The three splits and the source each is read from (train and eval share one)."""
+    sources = layouts.for_spec(dataset).sources()
     return example_gen_pb2.Input(
-        splits=[
-            example_gen_pb2.Input.Split(name=TRAIN, pattern=oxford.TRAINVAL_LIST),
-            example_gen_pb2.Input.Split(name=EVAL, pattern=oxford.TRAINVAL_LIST),
-            example_gen_pb2.Input.Split(name=TEST, pattern=oxford.TEST_LIST),
-        ]
+        splits=[example_gen_pb2.Input.Split(name=s, pattern=p) for s, p in sources.items()]
     )
 
 
-class PetExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
-    """FileBasedExampleGen's parameters plus eval_percent, so it is part of the cache key."""
+class SegmentationExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
+    """FileBasedExampleGen's parameters plus eval_percent and the data set's description, so
+    both are part of the cache key."""
 
     PARAMETERS = {
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         EVAL_PERCENT_KEY: ExecutionParameter(type=int),
+        DATASET_KEY: ExecutionParameter(type=str),
     }
 
 
-class PetExampleGen(FileBasedExampleGen):
-    """Oxford-IIIT Pet folder -> tf.Example TFRecords (image, mask, name, size, species, breed)."""
+class SegmentationExampleGen(FileBasedExampleGen):
+    """Data folder -> tf.Example TFRecords (image, mask, name, size; Oxford: species, breed)."""
 
-    SPEC_CLASS = PetExampleGenSpec
+    SPEC_CLASS = SegmentationExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
-    DRIVER_CLASS = PetExampleGenDriver
+    DRIVER_CLASS = ExampleGenDriver
 
-    def __init__(self, input_base: str, eval_percent: int = executor.DEFAULT_EVAL_PERCENT):
-        if not 0 < eval_percent < 100:
-            raise ValueError(f"eval_percent must be in 1..99, got {eval_percent}")
-        spec = PetExampleGenSpec(
+    def __init__(
+        self,
+        input_base: str,
+        dataset: DatasetSpec = OXFORD_PETS,
+        eval_percent: int = executor.DEFAULT_EVAL_PERCENT,
+    ):
+        if not 0 < eval_percent < 50:
+            raise ValueError(f"eval_percent must be in 1..49, got {eval_percent}")
+        spec = SegmentationExampleGenSpec(
             input_base=input_base,
-            input_config=input_config(),
+            input_config=input_config(dataset),
             output_config=example_gen_pb2.Output(),  # output splits = input splits
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             eval_percent=eval_percent,
+            dataset=dataset.to_json(),
             examples=channel.Channel(type=standard_artifacts.Examples),
         )
         # FileBasedExampleGen.__init__ would build its own spec without eval_percent.

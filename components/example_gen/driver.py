@@ -1,7 +1,7 @@
-"""Driver of PetExampleGen: the input fingerprint also covers the images and trimaps.
+"""Driver of the ExampleGen: the input fingerprint also covers the images and masks.
 
-The stock driver fingerprints only the files its split patterns match, here the list files; an
-image or trimap replaced in place would then leave the fingerprint (and the pipeline cache) as
+The stock driver fingerprints only the files its split patterns match (the list files, or the
+image folder); a mask replaced in place would then leave the fingerprint (and the pipeline cache) as
 it was and the old examples would be reused.
 """
 
@@ -14,13 +14,12 @@ from tfx.orchestration import data_types
 from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 
-from components.example_gen import oxford
+from components.example_gen import layouts
+from components.example_gen.executor import dataset_of
 from components.example_gen.files import join
 
-FINGERPRINTED = (("images", f"{oxford.IMAGES_DIR}/*"), ("trimaps", f"{oxford.TRIMAPS_DIR}/*"))
 
-
-class PetExampleGenDriver(driver.FileBasedDriver):
+class ExampleGenDriver(driver.FileBasedDriver):
     def resolve_exec_properties(
         self,
         exec_properties: dict[str, Any],
@@ -33,7 +32,7 @@ class PetExampleGenDriver(driver.FileBasedDriver):
         root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         extra = [
             io_utils.generate_fingerprint(name, join(root, pattern))
-            for name, pattern in FINGERPRINTED
+            for name, pattern in layouts.for_spec(dataset_of(exec_properties)).fingerprinted()
         ]
         key = utils.FINGERPRINT_PROPERTY_NAME
         exec_properties[key] = "\n".join([exec_properties[key], *extra])

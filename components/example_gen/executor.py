@@ -1,11 +1,14 @@
-"""Beam executor of PetExampleGen: Oxford list files -> train/eval/test tf.Example TFRecords.
+"""Beam executor of the ExampleGen: a data folder -> train/eval/test tf.Example TFRecords.
 
 The stock ExampleGen maps one input split to one output split or hashes a single input into
-buckets; here train and eval both come from `trainval.txt` (by a stable hash of the name) and
-test from `test.txt`, so `GenerateExamplesByBeam` is overridden, as TFX suggests for custom
-split logic. The work streams: the list files are read by Beam, every row is a small element
-keyed by name (the GroupByKey spreads the rows over workers and catches names listed twice), and
-each worker reads, checks and encodes one image at a time.
+buckets; here train and eval both come from one source (Oxford's `trainval.txt`, nnU-Net's
+imagesTr/) by a stable hash of the name, and test from its own source (or from the same one by
+hash, when the data set has no labelled test set), so `GenerateExamplesByBeam` is overridden, as
+TFX suggests for custom split logic. The work streams: every listed row is a small element keyed
+by name (the GroupByKey spreads the rows over workers and catches names listed twice), and each
+worker reads, checks and encodes one example at a time. The layout (components/example_gen/
+layouts.py) says where rows come from and how a case is read; the data set's description says
+what a valid file holds.
 """
 
 from __future__ import annotations
@@ -24,31 +27,37 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.example_gen import oxford, report
-from components.example_gen.files import join
-from components.example_gen.oxford import Ingested, MalformedLine
+from components.example_gen import layouts, report
+from components.example_gen.images import Ingested
+from components.example_gen.layouts import Row
+from components.example_gen.oxford import MalformedLine
 from models import contracts
 from models.contracts import EVAL, TEST, TRAIN
+from models.dataset import OXFORD_PETS, DatasetSpec
 
 EVAL_PERCENT_KEY = "eval_percent"
+DATASET_KEY = "dataset"  # the data set's description (JSON), written next to the examples too
+DATASET_FILE = "dataset.json"
 DEFAULT_EVAL_PERCENT = 20
 _REPORT_PATH_KEY = "_ingest_report_path"  # private exec property: where the pipeline writes it
 _OUTCOMES = "outcomes"
-_METRICS_NAMESPACE = "PetExampleGen"
-
-# (list order, normalised line, list file) per row: equal rows are ingested once, first list first
-Row = tuple[int, str, str]
+_METRICS_NAMESPACE = "ExampleGen"
 
 
-def list_files_by_split(input_config: example_gen_pb2.Input) -> dict[str, str]:
-    """split name -> list file; train and eval must share one (trainval), test has its own."""
+def sources_by_split(input_config: example_gen_pb2.Input) -> dict[str, str]:
+    """split name -> source (list file or folder); train and eval must share one."""
     patterns = {split.name: split.pattern for split in input_config.splits}
     if set(patterns) != {TRAIN, EVAL, TEST}:
         got = sorted(patterns)
-        raise ValueError(f"PetExampleGen needs input splits train, eval, test; got {got}")
+        raise ValueError(f"the ExampleGen needs input splits train, eval, test; got {got}")
     if patterns[TRAIN] != patterns[EVAL]:
-        raise ValueError("PetExampleGen: train and eval must read the same list file (trainval)")
+        raise ValueError("the ExampleGen: train and eval must read the same source")
     return patterns
+
+
+def dataset_of(exec_properties: dict[str, Any]) -> DatasetSpec:
+    text = exec_properties.get(DATASET_KEY)
+    return DatasetSpec.from_json(text) if text else OXFORD_PETS
 
 
 def to_example(item: Ingested) -> tf.train.Example:
@@ -60,40 +69,42 @@ def to_example(item: Ingested) -> tf.train.Example:
     def _int(value: int) -> tf.train.Feature:
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
-    return tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                contracts.IMAGE_KEY: _bytes(item.image),
-                contracts.MASK_KEY: _bytes(item.mask),
-                contracts.NAME_KEY: _bytes(item.name.encode("utf-8")),
-                contracts.HEIGHT_KEY: _int(item.height),
-                contracts.WIDTH_KEY: _int(item.width),
-                contracts.SPECIES_KEY: _int(item.species),
-                contracts.BREED_ID_KEY: _int(item.breed_id),
-            }
-        )
-    )
-
-
-def _keyed_rows(line: str, order: int, list_file: str) -> Iterator[tuple[str, Row]]:
-    text = " ".join(line.split())  # whitespace-normalised, so equal rows compare equal
-    if text and not text.startswith("#"):
-        yield text.split()[0], (order, text, list_file)
+    feature = {
+        contracts.IMAGE_KEY: _bytes(item.image),
+        contracts.MASK_KEY: _bytes(item.mask),
+        contracts.NAME_KEY: _bytes(item.name.encode("utf-8")),
+        contracts.HEIGHT_KEY: _int(item.height),
+        contracts.WIDTH_KEY: _int(item.width),
+    }
+    extra = {contracts.SPECIES_KEY: item.species, contracts.BREED_ID_KEY: item.breed_id}
+    for key, value in extra.items():
+        if value is not None:  # per-data-set fields (Oxford)
+            feature[key] = _int(value)
+    return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 class _IngestFn(beam.DoFn):
     """(name, rows) -> (split, serialized tf.Example) and one report Outcome per listed row."""
 
-    def __init__(self, root: str, eval_percent: int, shared_list: str) -> None:
+    def __init__(
+        self, root: str, eval_percent: int, shared: str, test_from_train: bool, spec_json: str
+    ) -> None:
         self._root = root
         self._eval_percent = eval_percent
-        self._shared_list = shared_list  # the list file train and eval are drawn from
+        self._shared_list = shared  # the source train and eval are drawn from
+        self._test_from_train = test_from_train
+        self._spec_json = spec_json
+        self._spec: DatasetSpec | None = None
         self._ingested = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "ingested")
         self._skipped = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, "skipped")
 
+    def setup(self) -> None:
+        self._spec = DatasetSpec.from_json(self._spec_json)
+        self._layout = layouts.for_spec(self._spec)
+
     def _split(self, name: str, list_file: str) -> str:
         if list_file == self._shared_list:
-            return oxford.trainval_split(name, self._eval_percent)
+            return layouts.split_of(name, self._eval_percent, self._test_from_train)
         return TEST
 
     def _outcome(
@@ -121,12 +132,11 @@ class _IngestFn(beam.DoFn):
         _, text, list_file = first
         split = self._split(name, list_file)
         try:
-            entry = oxford.parse_list_line(text)
+            entry = self._layout.parse(text, list_file)
         except MalformedLine as e:
             yield self._outcome(split, name, f"{e} in {list_file}")
             return
-        assert entry is not None  # headers and blank lines were dropped when keying
-        result = oxford.ingest_entry(self._root, entry)
+        result = self._layout.ingest(self._root, self._spec, entry)
         if isinstance(result, Ingested):
             yield split, to_example(result).SerializeToString()
             yield self._outcome(split, name, None, result.reencoded)
@@ -139,8 +149,8 @@ class Executor(BaseExampleGenExecutor):
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         raise NotImplementedError(
-            "PetExampleGen builds its splits in GenerateExamplesByBeam: train and eval come from "
-            "one list file, so there is no per-input-split transform"
+            "the ExampleGen builds its splits in GenerateExamplesByBeam: train and eval come from "
+            "one source, so there is no per-input-split transform"
         )
 
     def GenerateExamplesByBeam(
@@ -153,23 +163,18 @@ class Executor(BaseExampleGenExecutor):
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
         )
-        lists = list_files_by_split(input_config)
-        shared, test_list = lists[TRAIN], lists[TEST]
-
-        rows = [
-            pipeline
-            | f"ReadList[{i}]" >> beam.io.ReadFromText(join(root, list_file))
-            | f"KeyByName[{i}]" >> beam.FlatMap(_keyed_rows, i, list_file)
-            for i, list_file in enumerate(dict.fromkeys((shared, test_list)))
-        ]
+        sources = sources_by_split(input_config)
+        spec = dataset_of(exec_properties)
+        layout = layouts.for_spec(spec)
+        own_test = layout.has_own_test(root)
+        read = [sources[TRAIN], sources[TEST]] if own_test else [sources[TRAIN]]
+        rows = layout.rows(pipeline, root, list(dict.fromkeys(read)))
+        ingest = _IngestFn(root, eval_percent, sources[TRAIN], not own_test, spec.to_json())
         results = (
             rows
             | "AllRows" >> beam.Flatten()
             | "GroupByName" >> beam.GroupByKey()
-            | "Ingest"
-            >> beam.ParDo(_IngestFn(root, eval_percent, shared)).with_outputs(
-                _OUTCOMES, main="examples"
-            )
+            | "Ingest" >> beam.ParDo(ingest).with_outputs(_OUTCOMES, main="examples")
         )
         report_path = exec_properties.get(_REPORT_PATH_KEY)
         if report_path:
@@ -200,12 +205,15 @@ class Executor(BaseExampleGenExecutor):
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
         )
-        lists = list_files_by_split(input_config)
-        oxford.check_layout(root, dict.fromkeys(lists.values()))
+        sources = sources_by_split(input_config)
+        spec = dataset_of(exec_properties)
+        layouts.for_spec(spec).check(root, list(dict.fromkeys(sources.values())))
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY]
         )
         report_path = os.path.join(examples.uri, report.REPORT_FILE)
+        with tf.io.gfile.GFile(os.path.join(examples.uri, DATASET_FILE), "w") as f:
+            f.write(json.dumps(spec.to_dict(), indent=1, sort_keys=True))
         super().Do(input_dict, output_dict, {**exec_properties, _REPORT_PATH_KEY: report_path})
         with tf.io.gfile.GFile(report_path) as f:
             ingest_report = json.load(f)

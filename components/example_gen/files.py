@@ -38,3 +38,12 @@ def is_dir(path: str) -> bool:
     import tensorflow as tf
 
     return tf.io.gfile.isdir(path)
+
+
+def list_dir(path: str) -> list[str]:
+    """The names in a folder (not recursive)."""
+    if not is_remote(path):
+        return os.listdir(path)
+    import tensorflow as tf
+
+    return [name.rstrip("/") for name in tf.io.gfile.listdir(path)]

@@ -1,43 +1,95 @@
-"""Decoding and checking one image and one label mask (Pillow + NumPy, unit-testable on tiny files).
+"""Decoding and checking one example's image and mask (Pillow + NumPy, unit-testable on tiny files).
 
-Whatever decodes to the data set's channels is kept or losslessly re-encoded as PNG (with a note
-saying why); the rest is a reason, naming the problem and the file, for the ingest report.
+An image that decodes to the data set's channels is kept, or losslessly re-encoded as PNG where
+TensorFlow could not read it as it is (TIFF, 16-bit, palette...), with a note saying why. In strict
+mode (nnU-Net data sets) an image with other channels than declared is skipped, never coerced; the
+Oxford reader converts what it can to RGB, as the real files need. Every failure is a reason that
+names the problem and the file, for the ingest report.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+
+from components.example_gen.files import join, read_bytes
+from models.dataset import DatasetSpec
+
+ReadFn = Callable[[str], "bytes | None"]
+# Channels of each Pillow mode; a palette image counts as colour.
+MODE_CHANNELS = {
+    "1": 1, "L": 1, "I": 1, "I;16": 1, "I;16B": 1, "I;16L": 1, "F": 1, "LA": 2, "La": 2,
+    "P": 3, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "PA": 4, "RGBA": 4, "RGBa": 4, "RGBX": 4,
+    "CMYK": 4,
+}  # fmt: skip
+GRAY_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A usable example. image: the bytes as found or a lossless PNG; mask: 8-bit PNG."""
+
+    name: str
+    image: bytes
+    mask: bytes
+    height: int
+    width: int
+    species: int | None = None  # Oxford only
+    breed_id: int | None = None  # Oxford only
+    reencoded: str | None = None  # why the image bytes were re-encoded, None if kept as found
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
 
 
 def _open(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data))
 
 
-def _tf_decodes_rgb_jpeg(data: bytes) -> tuple[int, int] | None:
+def _tf_decodes_jpeg(data: bytes, channels: int) -> tuple[int, int] | None:
     """(height, width) when TensorFlow, the consumer, decodes the bytes as a JPEG; else None."""
     import tensorflow as tf
 
     try:
         shape = tf.io.extract_jpeg_shape(data).numpy()
-        tf.io.decode_jpeg(data, channels=3)  # the full decode: catches truncated scans
+        tf.io.decode_jpeg(data, channels=channels)  # the full decode: catches truncated scans
     except tf.errors.OpError:
         return None
     return int(shape[0]), int(shape[1])
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """RGB from any Pillow mode: drops alpha, scales 16/32-bit grays, maps palettes and CMYK."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+def _to_gray(img: Image.Image) -> Image.Image:
+    """8-bit gray from a gray mode: 16/32-bit values scaled to 0..255."""
+    if img.mode in GRAY_MODES:
         arr = np.asarray(img, dtype=np.float64)
         peak = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
         gray = np.clip(arr * (255.0 / peak), 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, "L").convert("RGB")
+        return Image.fromarray(gray, "L")
+    return img.convert("L")
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """RGB from any Pillow mode: drops alpha, scales 16/32-bit grays, maps palettes and CMYK."""
+    if img.mode in GRAY_MODES:
+        return _to_gray(img).convert("RGB")
     if img.mode in ("P", "PA"):
         img = img.convert("RGBA")
     return img.convert("RGB")
+
+
+def channel_count(data: bytes) -> int | None:
+    """Channels of an encoded image from its header (None when it is not an image)."""
+    try:
+        return MODE_CHANNELS.get(_open(data).mode)
+    except Exception:  # Pillow raises many types for junk bytes
+        return None
 
 
 def _png(img: Image.Image) -> bytes:
@@ -46,54 +98,113 @@ def _png(img: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def decode_image(data: bytes, path: str) -> tuple[bytes, int, int, str | None] | str:
+def decode_image(
+    data: bytes, path: str, channels: int = 3, strict: bool = False
+) -> tuple[bytes, int, int, str | None] | str:
     """(image bytes, height, width, re-encode note) or the reason the image cannot be used.
 
-    A JPEG that TensorFlow decodes as 3-channel keeps its bytes; everything else that Pillow can
-    decode fully is converted to RGB and re-encoded losslessly as PNG.
+    A JPEG that TensorFlow decodes with `channels` keeps its bytes; everything else that Pillow
+    can decode fully is converted (RGB or 8-bit gray) and re-encoded losslessly as PNG. strict:
+    an image whose own channels differ from `channels` is refused instead of converted.
     """
     try:
         img = _open(data)
         fmt, mode = img.format, img.mode
     except Exception as e:  # Pillow raises many types for junk bytes
         return f"image unreadable ({type(e).__name__}): {path}"
-    if fmt == "JPEG" and mode == "RGB":
-        shape = _tf_decodes_rgb_jpeg(data)
+    found = MODE_CHANNELS.get(mode)
+    if strict and found != channels:
+        return (
+            f"image has {found or 'unknown'} channel(s) ({mode}) but the data set declares "
+            f"{channels} (dataset.json channel_names): {path}"
+        )
+    if fmt == "JPEG" and mode == ("RGB" if channels == 3 else "L"):
+        shape = _tf_decodes_jpeg(data, channels)
         if shape is not None:
             return data, shape[0], shape[1], None
+    if fmt == "PNG" and mode == "L" and channels == 1:
+        try:
+            img.load()
+        except Exception as e:
+            return f"image unreadable or truncated ({type(e).__name__}: {e}): {path}"
+        return data, img.height, img.width, None
     try:
         img.load()  # the full decode: raises on truncated or corrupt data
-        rgb = _to_rgb(img)
+        converted = _to_rgb(img) if channels == 3 else _to_gray(img)
     except Exception as e:
         return f"image unreadable or truncated ({type(e).__name__}: {e}): {path}"
-    note = f"{fmt or 'unknown'} {mode} re-encoded as RGB PNG"
-    return _png(rgb), rgb.height, rgb.width, note
+    target = "RGB" if channels == 3 else "8-bit gray"
+    note = f"{fmt or 'unknown'} {mode} re-encoded as {target} PNG"
+    return _png(converted), converted.height, converted.width, note
 
 
-def decode_mask(data: bytes, path: str) -> tuple[np.ndarray, bytes] | str:
-    """(values H x W, 8-bit grayscale PNG bytes) or the reason the trimap cannot be used.
+def decode_mask(data: bytes, path: str, noun: str = "trimap") -> tuple[np.ndarray, bytes] | str:
+    """(values H x W, 8-bit grayscale PNG bytes) or the reason the mask cannot be used.
 
-    The original bytes are kept when they already are an 8-bit grayscale PNG; palette, RGB or
-    16-bit trimaps are rewritten so that decode_png(channels=1) returns the trimap values.
+    The original bytes are kept when they already are an 8-bit grayscale PNG; palette (VOC-style:
+    the indices are the values), RGB-gray or 16-bit masks are rewritten so that
+    decode_png(channels=1) returns the mask values. `noun` names the mask in reasons.
     """
     try:
         img = _open(data)
         img.load()
     except Exception as e:
-        return f"trimap unreadable ({type(e).__name__}): {path}"
+        return f"{noun} unreadable ({type(e).__name__}): {path}"
     if img.mode in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
-        values = np.asarray(img)  # for "P": the palette indices, which are the trimap values
+        values = np.asarray(img)  # for "P": the palette indices, which are the mask values
     elif img.mode in ("LA", "PA"):
         values = np.asarray(img)[..., 0]
     elif img.mode in ("RGB", "RGBA"):
         rgb = np.asarray(img)[..., :3]
         if not (rgb == rgb[..., :1]).all():
-            return f"trimap is colour, not one channel ({img.mode}): {path}"
+            return f"{noun} is colour, not one channel ({img.mode}): {path}"
         values = rgb[..., 0]
     else:
-        return f"trimap has unsupported mode {img.mode}: {path}"
+        return f"{noun} has unsupported mode {img.mode}: {path}"
     if img.format == "PNG" and img.mode == "L":
         return values, data
     if values.min() < 0 or values.max() > 255:
-        return f"trimap values outside 0..255: {path}"
+        return f"{noun} values outside 0..255: {path}"
     return values, _png(Image.fromarray(values.astype(np.uint8), "L"))
+
+
+def ingest_pair(
+    root: str,
+    spec: DatasetSpec,
+    name: str,
+    image_rel: str,
+    mask_rel: str,
+    noun: str,
+    strict: bool,
+    read: ReadFn = read_bytes,
+) -> Ingested | Skipped:
+    """Reads, decodes and checks one image and its mask against the data set's description."""
+    image_data = read(join(root, image_rel))
+    if image_data is None:
+        return Skipped(name, f"image missing: {image_rel}")
+    if not image_data:
+        return Skipped(name, f"image file is empty: {image_rel}")
+    mask_data = read(join(root, mask_rel))
+    if mask_data is None:
+        return Skipped(name, f"{noun} missing: {mask_rel}")
+    image = decode_image(image_data, image_rel, spec.num_channels, strict)
+    if isinstance(image, str):
+        return Skipped(name, image)
+    image_bytes, height, width, note = image
+    mask = decode_mask(mask_data, mask_rel, noun)
+    if isinstance(mask, str):
+        return Skipped(name, mask)
+    values, mask_bytes = mask
+    if values.shape != (height, width):
+        return Skipped(
+            name,
+            f"{noun} size {values.shape[1]}x{values.shape[0]} differs from image size "
+            f"{width}x{height}: {mask_rel}",
+        )
+    found = set(np.unique(values).tolist())
+    declared = spec.declared_values
+    if not found <= declared:
+        bad = ", ".join(str(v) for v in sorted(found - declared))
+        allowed = ",".join(str(v) for v in sorted(declared))
+        return Skipped(name, f"{noun} values outside {{{allowed}}} (found {bad}): {mask_rel}")
+    return Ingested(name, image_bytes, mask_bytes, height, width, reencoded=note)

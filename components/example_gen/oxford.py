@@ -7,24 +7,21 @@ trimaps; other copies have grayscale or CMYK JPEGs and RGBA PNGs. Whatever decod
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
 from components.example_gen.files import is_dir, join, read_bytes
-from components.example_gen.images import decode_image, decode_mask
+from components.example_gen.images import Ingested, ReadFn, Skipped, ingest_pair
 from models.contracts import EVAL, TRAIN
+from models.dataset import OXFORD_PETS, DatasetSpec
 
 IMAGES_DIR = "images"
 ANNOTATIONS_DIR = "annotations"
 TRIMAPS_DIR = "annotations/trimaps"
 TRAINVAL_LIST = "annotations/trainval.txt"
 TEST_LIST = "annotations/test.txt"
-TRIMAP_VALUES = frozenset({1, 2, 3})
-
-ReadFn = Callable[[str], "bytes | None"]
 
 
 @dataclass(frozen=True)
@@ -35,26 +32,6 @@ class ListEntry:
     class_id: int
     species: int
     breed_id: int
-
-
-@dataclass(frozen=True)
-class Ingested:
-    """A usable example. image: JPEG as found, or PNG re-encoded to RGB; mask: 8-bit PNG."""
-
-    name: str
-    image: bytes
-    mask: bytes
-    height: int
-    width: int
-    species: int
-    breed_id: int
-    reencoded: str | None = None  # why the image bytes were re-encoded, None if kept as found
-
-
-@dataclass(frozen=True)
-class Skipped:
-    name: str
-    reason: str
 
 
 class MalformedLine(ValueError):
@@ -126,36 +103,13 @@ def check_layout(root: str, list_files: Iterable[str] = (TRAINVAL_LIST, TEST_LIS
         raise ValueError(f"list file(s) without any example rows: {', '.join(empty)}")
 
 
-def ingest_entry(root: str, entry: ListEntry, read: ReadFn = read_bytes) -> Ingested | Skipped:
+def ingest_entry(
+    root: str, entry: ListEntry, spec: DatasetSpec = OXFORD_PETS, read: ReadFn = read_bytes
+) -> Ingested | Skipped:
     """Decodes and checks the image and trimap of one listed name."""
     image_rel = f"{IMAGES_DIR}/{entry.name}.jpg"
     trimap_rel = f"{TRIMAPS_DIR}/{entry.name}.png"
-    image_data = read(join(root, image_rel))
-    if image_data is None:
-        return Skipped(entry.name, f"image missing: {image_rel}")
-    if not image_data:
-        return Skipped(entry.name, f"image file is empty: {image_rel}")
-    trimap_data = read(join(root, trimap_rel))
-    if trimap_data is None:
-        return Skipped(entry.name, f"trimap missing: {trimap_rel}")
-    image = decode_image(image_data, image_rel)
-    if isinstance(image, str):
-        return Skipped(entry.name, image)
-    image_bytes, height, width, note = image
-    trimap = decode_mask(trimap_data, trimap_rel)
-    if isinstance(trimap, str):
-        return Skipped(entry.name, trimap)
-    values, mask_bytes = trimap
-    if values.shape != (height, width):
-        return Skipped(
-            entry.name,
-            f"trimap size {values.shape[1]}x{values.shape[0]} differs from image size "
-            f"{width}x{height}: {trimap_rel}",
-        )
-    found = set(np.unique(values).tolist())
-    if not found <= TRIMAP_VALUES:
-        bad = ", ".join(str(v) for v in sorted(found - TRIMAP_VALUES))
-        return Skipped(entry.name, f"trimap values outside {{1,2,3}} (found {bad}): {trimap_rel}")
-    return Ingested(
-        entry.name, image_bytes, mask_bytes, height, width, entry.species, entry.class_id, note
-    )
+    result = ingest_pair(root, spec, entry.name, image_rel, trimap_rel, "trimap", False, read)
+    if isinstance(result, Skipped):
+        return result
+    return dataclasses.replace(result, species=entry.species, breed_id=entry.class_id)

@@ -88,7 +88,7 @@ def summary(report: dict[str, Any], path: str) -> str:
         for split, entry in sorted(report["splits"].items())
     )
     return (
-        f"PetExampleGen: listed {report['listed']}, ingested {report['ingested']}, skipped "
+        f"ExampleGen: listed {report['listed']}, ingested {report['ingested']}, skipped "
         f"{report['skipped']}, re-encoded {report['reencoded']} (ingested/listed: {per_split}); "
         f"details in {path}"
     )

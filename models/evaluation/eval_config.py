@@ -19,6 +19,7 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 
 from models import contracts
+from models.dataset import OXFORD_PETS, DatasetSpec
 from models.evaluation import tfma_metrics
 
 
@@ -35,16 +36,18 @@ def _blessing_threshold(lower_bound: float, change_threshold: float) -> tfma.Met
 
 def build_eval_config(
     mean_iou_threshold: float,
-    pet_iou_threshold: float,
+    foreground_iou_threshold: float,
     change_threshold: float,
+    dataset: DatasetSpec = OXFORD_PETS,
     label_key: str = contracts.LABEL_KEY,
     prediction_key: str = contracts.PROBABILITIES_KEY,
 ) -> tfma.EvalConfig:
     """EvalConfig for the Evaluator: overall slice, segmentation metrics, blessing thresholds.
 
-    A model is blessed when mean IoU >= mean_iou_threshold, pet IoU >= pet_iou_threshold and,
-    if a baseline exists, (candidate - baseline) >= change_threshold for both (a tiny negative
-    value such as -1e-10 means "no regression", tolerant of float noise).
+    A model is blessed when mean IoU >= mean_iou_threshold, the IoU of every foreground class
+    (Oxford: the pet) >= foreground_iou_threshold and, if a baseline exists, (candidate -
+    baseline) >= change_threshold for each of them (a tiny negative value such as -1e-10 means
+    "no regression", tolerant of float noise). Metrics are named by the data set's classes.
     """
     model_spec = tfma.ModelSpec(
         signature_name=contracts.SERVING_SIGNATURE,
@@ -53,14 +56,23 @@ def build_eval_config(
         prediction_key=prediction_key,
         model_type=tfma.TF_GENERIC,
     )
-    pet_iou = contracts.iou_name(contracts.CLASS_NAMES[contracts.PET_CLASS])
     thresholds = {
         contracts.MEAN_IOU_NAME: _blessing_threshold(mean_iou_threshold, change_threshold),
-        pet_iou: _blessing_threshold(pet_iou_threshold, change_threshold),
+        **{
+            contracts.iou_name(dataset.class_names[c]): _blessing_threshold(
+                foreground_iou_threshold, change_threshold
+            )
+            for c in dataset.foreground_classes
+        },
     }
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
-        *tfma_metrics.metric_configs(thresholds),
+        *tfma_metrics.metric_configs(
+            thresholds,
+            dataset.num_classes,
+            list(dataset.class_names),
+            dataset.foreground_classes,
+        ),
     ]
     return tfma.EvalConfig(
         model_specs=[model_spec],

@@ -11,8 +11,9 @@ IGNORE_LABEL outside the image, and the prediction either as per-class scores [O
 (ModelSpec.prediction_key "probabilities") or as class ids [O, O] ("classes"). With example
 weights enabled, an example's pixels count with its weight (a scalar or one weight per pixel).
 
-Metric names (MetricKey.name) written by the Evaluator:
-    pixel_accuracy, mean_iou, iou/pet, iou/background, iou/border, dice/pet
+Metric names (MetricKey.name) written by the Evaluator, named by the data set's classes:
+    pixel_accuracy, mean_iou, iou/<class> for every class, dice/<class> for each foreground
+    class (Oxford: iou/pet, iou/background, iou/border, dice/pet)
 TFMA records a metric by class name and module, so the MetricConfigs (`metric_configs`) carry
 `module: "models.evaluation.tfma_metrics"` and the Evaluator imports this module by path.
 """
@@ -109,13 +110,28 @@ def _pixel_weights(weight: np.ndarray, label_shape: tuple[int, ...]) -> np.ndarr
 
 
 class _SegmentationScore(metric_types.Metric):
-    """One score of the shared confusion matrix; subclasses say which (`_score_name`)."""
+    """One score of the shared confusion matrix; subclasses say which (`_score_name`).
 
-    def __init__(self, name: str | None = None, num_classes: int = contracts.NUM_CLASSES, **kwargs):
+    class_names: the data set's class names in class-index order (they name the per-class
+    scores); None: the Oxford names for 3 classes, the indices otherwise.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        num_classes: int = contracts.NUM_CLASSES,
+        class_names: list[str] | None = None,
+        **kwargs,
+    ):
+        names = list(class_names) if class_names else list(seg.default_class_names(num_classes))
+        if len(names) != num_classes:
+            raise ValueError(f"{len(names)} class names for {num_classes} classes: {names}")
+        self._class_names = names
         super().__init__(
             metric_util.merge_per_key_computations(self._computations),
             name=name,
             num_classes=num_classes,
+            class_names=names,
             **kwargs,
         )
 
@@ -129,6 +145,7 @@ class _SegmentationScore(metric_types.Metric):
         self,
         name: str,
         num_classes: int,
+        class_names: list[str] | None = None,
         eval_config: config_pb2.EvalConfig | None = None,
         model_name: str = "",
         output_name: str = "",
@@ -152,7 +169,9 @@ class _SegmentationScore(metric_types.Metric):
         score_name = self._score_name()
 
         def result(metrics: Mapping[metric_types.MetricKey, Any]) -> dict[Any, float]:
-            return {key: seg.scores_from_confusion(metrics[matrix_key])[score_name]}
+            cm = metrics[matrix_key]
+            scores = seg.scores_from_confusion(cm, range(num_classes), class_names)
+            return {key: scores[score_name]}
 
         return [matrix, metric_types.DerivedMetricComputation(keys=[key], result=result)]
 
@@ -179,25 +198,27 @@ class _ClassScore(_SegmentationScore):
         class_id: int = contracts.PET_CLASS,
         name: str | None = None,
         num_classes: int = contracts.NUM_CLASSES,
+        class_names: list[str] | None = None,
     ):
         _check_class(class_id, num_classes)
         self._class_id = class_id
-        self._num_classes = num_classes
-        super().__init__(name=name, num_classes=num_classes, class_id=class_id)
+        super().__init__(
+            name=name, num_classes=num_classes, class_names=class_names, class_id=class_id
+        )
 
 
 class SegmentationIoU(_ClassScore):
-    """IoU of one class; default name "iou/<class>" ("iou/pet" for class 0)."""
+    """IoU of one class; default name "iou/<class>" ("iou/pet" for Oxford's class 0)."""
 
     def _score_name(self) -> str:
-        return contracts.iou_name(seg.default_class_names(self._num_classes)[self._class_id])
+        return contracts.iou_name(self._class_names[self._class_id])
 
 
 class SegmentationDice(_ClassScore):
     """Dice coefficient of one class, 2TP / (2TP + FP + FN); default name "dice/<class>"."""
 
     def _score_name(self) -> str:
-        return contracts.dice_name(seg.default_class_names(self._num_classes)[self._class_id])
+        return contracts.dice_name(self._class_names[self._class_id])
 
 
 def _check_class(class_id: int, num_classes: int) -> None:
@@ -205,19 +226,27 @@ def _check_class(class_id: int, num_classes: int) -> None:
         raise ValueError(f"class_id must be in [0, {num_classes}), got {class_id}")
 
 
-def segmentation_metrics(num_classes: int = contracts.NUM_CLASSES) -> list[_SegmentationScore]:
-    """The metrics the Evaluator reports: accuracy, mean IoU, IoU of every class, pet Dice."""
+def segmentation_metrics(
+    num_classes: int = contracts.NUM_CLASSES,
+    class_names: list[str] | None = None,
+    dice_classes: tuple[int, ...] = (contracts.PET_CLASS,),
+) -> list[_SegmentationScore]:
+    """The metrics the Evaluator reports: accuracy, mean IoU, IoU of every class, and Dice of
+    `dice_classes` (the data set's foreground classes)."""
+    names = {"num_classes": num_classes, "class_names": class_names}
     return [
-        SegmentationPixelAccuracy(num_classes=num_classes),
-        SegmentationMeanIoU(num_classes=num_classes),
-        *(SegmentationIoU(class_id=c, num_classes=num_classes) for c in range(num_classes)),
-        SegmentationDice(class_id=contracts.PET_CLASS, num_classes=num_classes),
+        SegmentationPixelAccuracy(**names),
+        SegmentationMeanIoU(**names),
+        *(SegmentationIoU(class_id=c, **names) for c in range(num_classes)),
+        *(SegmentationDice(class_id=c, **names) for c in dice_classes),
     ]
 
 
 def metric_configs(
     thresholds: Mapping[str, config_pb2.MetricThreshold] | None = None,
     num_classes: int = contracts.NUM_CLASSES,
+    class_names: list[str] | None = None,
+    dice_classes: tuple[int, ...] = (contracts.PET_CLASS,),
 ) -> list[config_pb2.MetricConfig]:
     """MetricConfigs of `segmentation_metrics`, with thresholds keyed by metric name.
 
@@ -226,7 +255,7 @@ def metric_configs(
     """
     thresholds = dict(thresholds or {})
     configs = []
-    for metric in segmentation_metrics(num_classes):
+    for metric in segmentation_metrics(num_classes, class_names, dice_classes):
         metric_config = config_pb2.MetricConfig(
             class_name=type(metric).__name__,
             module=MODULE,

@@ -1,21 +1,28 @@
 """The servable SavedModel: signatures that need no Keras and no project code at load time.
 
-- serving_default: serialized tf.Example (only `image` is read) -> probabilities [B, O, O, 3],
-  classes [B, O, O].
+- serving_default: serialized tf.Example (only `image` is read) -> probabilities [B, O, O, K],
+  classes [B, O, O] (class indices).
 - transform_features: serialized raw tf.Example -> Transform outputs (label, ...) for the Evaluator.
-- predict_image: encoded JPEG/PNG/GIF/BMP bytes of any size -> trimap-valued mask (1 pet,
-  2 background, 3 border) and probabilities at the image's own H x W.
-- predict_tiles: uint8 tiles [B, T, T, 3] -> probabilities [B, O, O, 3], for overlap-tile inference
-  on large images without resizing (models/serving/predict.py --tile).
+- predict_image: encoded JPEG/PNG/GIF/BMP bytes of any size -> mask in the data set's own label
+  values (Oxford: 1 pet, 2 background, 3 border) and probabilities at the image's own H x W.
+- predict_tiles: uint8 tiles [B, T, T, C] -> probabilities [B, O, O, K], for overlap-tile
+  inference on large images without resizing (models/serving/predict.py --tile).
 The Transform graph (tft layer) is embedded, so serving runs exactly the training preprocessing.
+The data set's description (class names and values, channels) is written beside the model as
+`assets.extra/dataset.json` for clients such as the prediction CLI.
 """
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 from models import contracts
+from models.dataset import DatasetSpec
 from models.transform import overlap_tile
+
+DATASET_ASSET = os.path.join("assets.extra", "dataset.json")
 
 # First bytes of the formats tf.io.decode_image reads: JPEG, PNG, GIF, BMP.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
@@ -38,25 +45,32 @@ def _check_image_bytes(image_bytes: tf.Tensor) -> tf.Operation:
     )
 
 
-def _to_image_size(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
-    """Canvas probabilities -> (trimap mask, probabilities) at the original image size."""
+def _to_image_size(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
+    """Canvas probabilities -> probabilities at the original image size."""
     probabilities, box, size = args
     box = tf.cast(box, tf.int32)
     region = probabilities[box[0] : box[0] + box[2], box[1] : box[1] + box[3]]
-    resized = tf.image.resize(region, tf.cast(size, tf.int32), method="bilinear")
-    trimap = tf.cast(tf.argmax(resized, axis=-1), tf.int32) + 1  # classes 0/1/2 -> trimap 1/2/3
-    return trimap, resized
+    return tf.image.resize(region, tf.cast(size, tf.int32), method="bilinear")
 
 
 class SegmentationServer(tf.Module):
     """Holds the trained network and the Transform layer; its tf.functions are the signatures."""
 
-    def __init__(self, model: tf.keras.Model, tf_transform_output, tile_size: int) -> None:
+    def __init__(
+        self, model: tf.keras.Model, tf_transform_output, tile_size: int, dataset: DatasetSpec
+    ) -> None:
         super().__init__(name="petunet")
         self.model = model
         self.tft_layer = tf_transform_output.transform_features_layer()
         self._raw_spec = tf_transform_output.raw_feature_spec()
         self._tile_size = tile_size
+        self._channels = dataset.num_channels
+        self._num_classes = dataset.num_classes
+        self._class_values = tf.constant(dataset.class_values, tf.int32)
+
+    def _label_values(self, probabilities: tf.Tensor) -> tf.Tensor:
+        """The most probable class per pixel, as the data set's own mask value."""
+        return tf.gather(self._class_values, tf.argmax(probabilities, axis=-1))
 
     def _transform(self, raw: dict) -> dict[str, tf.Tensor]:
         return self.tft_layer(raw)
@@ -67,9 +81,11 @@ class SegmentationServer(tf.Module):
 
     def _probabilities(self, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
         tiles = tf.map_fn(
-            lambda b: overlap_tile.parse_tile(b, self._tile_size),
+            lambda b: overlap_tile.parse_tile(b, self._tile_size, self._channels),
             transformed[contracts.TILE_KEY],
-            fn_output_signature=tf.TensorSpec([self._tile_size, self._tile_size, 3], tf.uint8),
+            fn_output_signature=tf.TensorSpec(
+                [self._tile_size, self._tile_size, self._channels], tf.uint8
+            ),
         )
         return self._tile_probabilities(tiles)
 
@@ -107,32 +123,44 @@ class SegmentationServer(tf.Module):
         raw = {contracts.IMAGE_KEY: _raw_feature(image_bytes, self._raw_spec[contracts.IMAGE_KEY])}
         transformed = self._transform(raw)
         probabilities = self._probabilities(transformed)
-        masks, resized = tf.map_fn(
+        resized = tf.map_fn(
             _to_image_size,
             (
                 probabilities,
                 transformed[contracts.CANVAS_BOX_KEY],
                 transformed[contracts.IMAGE_SIZE_KEY],
             ),
-            fn_output_signature=(
-                tf.TensorSpec([None, None], tf.int32),
-                tf.TensorSpec([None, None, contracts.NUM_CLASSES], tf.float32),
-            ),
+            fn_output_signature=tf.TensorSpec([None, None, self._num_classes], tf.float32),
         )
-        return {contracts.MASK_OUTPUT_KEY: masks, contracts.PROBABILITIES_KEY: resized}
+        return {
+            contracts.MASK_OUTPUT_KEY: self._label_values(resized),
+            contracts.PROBABILITIES_KEY: resized,
+        }
 
 
 def export_serving_model(
-    model: tf.keras.Model, tf_transform_output, tile_size: int, export_dir: str
+    model: tf.keras.Model,
+    tf_transform_output,
+    tile_size: int,
+    export_dir: str,
+    dataset: DatasetSpec,
 ) -> None:
-    """Writes the SavedModel with the three signatures to `export_dir`."""
-    server = SegmentationServer(model, tf_transform_output, tile_size)
+    """Writes the SavedModel with its signatures and the data set's description to `export_dir`."""
+    server = SegmentationServer(model, tf_transform_output, tile_size, dataset)
     signatures = {
         contracts.SERVING_SIGNATURE: server.serving_default.get_concrete_function(),
         contracts.TRANSFORM_SIGNATURE: server.transform_features.get_concrete_function(),
         contracts.PREDICT_IMAGE_SIGNATURE: server.predict_image.get_concrete_function(),
         contracts.PREDICT_TILES_SIGNATURE: server.predict_tiles.get_concrete_function(
-            tf.TensorSpec([None, tile_size, tile_size, 3], tf.uint8, name=contracts.TILES_INPUT)
+            tf.TensorSpec(
+                [None, tile_size, tile_size, dataset.num_channels],
+                tf.uint8,
+                name=contracts.TILES_INPUT,
+            )
         ),
     }
     tf.saved_model.save(server, export_dir, signatures=signatures)
+    asset = os.path.join(export_dir, DATASET_ASSET)
+    tf.io.gfile.makedirs(os.path.dirname(asset))
+    with tf.io.gfile.GFile(asset, "w") as f:
+        f.write(dataset.to_json())

@@ -2,8 +2,9 @@
 
     python -m models.serving.predict --model serving_model/1700000000 --out predictions IMAGE...
 
-Writes NAME_mask.png (trimap values 1 pet, 2 background, 3 border; the input's size) and
-NAME_overlay.png (the image with the mask blended in). By default an image is resized onto the
+Writes NAME_mask.png (the data set's own label values, e.g. Oxford's 1 pet, 2 background,
+3 border; the input's size) and NAME_overlay.png (the image with one colour per class blended in,
+and a legend in its corner). By default an image is resized onto the
 model's canvas, as in training (`predict_image` signature). With --tile, large images are
 segmented by overlap-tile without resizing (paper, Fig. 2): the image is mirror-extended, cut into
 T x T tiles whose O x O outputs cover it edge to edge, and the outputs are stitched.
@@ -17,20 +18,41 @@ import sys
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from models import contracts
+from models.dataset import OXFORD_PETS, DatasetSpec
+from models.serving.export import DATASET_ASSET
 from models.transform import overlap_tile
 
-# Overlay colours per trimap value: pet, background (unchanged), border.
-OVERLAY_RGB = {1: (255, 64, 64), 3: (255, 220, 0)}
+# Overlay colours of the foreground classes in class order (background stays unchanged).
+PALETTE = (
+    (255, 64, 64), (255, 220, 0), (64, 160, 255), (64, 220, 120), (200, 90, 255),
+    (255, 140, 30), (0, 220, 220), (255, 100, 200), (150, 110, 60), (160, 160, 160),
+)  # fmt: skip
 OVERLAY_ALPHA = 0.45
+LEGEND_ROW = 14  # px per legend line under the overlay
 
 
 def load_model(model_dir: str):
     if not tf.io.gfile.exists(os.path.join(model_dir, "saved_model.pb")):
         raise FileNotFoundError(f"{model_dir}: no saved_model.pb (give a model version directory)")
     return tf.saved_model.load(model_dir)
+
+
+def load_dataset(model_dir: str) -> DatasetSpec:
+    """The data set the model was trained on (its classes and values), written at export."""
+    path = os.path.join(model_dir, DATASET_ASSET)
+    if not tf.io.gfile.exists(path):
+        return OXFORD_PETS  # models exported before the description was written
+    with tf.io.gfile.GFile(path) as f:
+        return DatasetSpec.from_json(f.read())
+
+
+def class_colours(spec: DatasetSpec) -> dict[int, tuple[int, int, int]]:
+    """Mask value -> overlay colour for every class but background."""
+    values = [v for c, v in enumerate(spec.class_values) if c != spec.background_class]
+    return {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(values)}
 
 
 def tile_geometry(model) -> tuple[int, int]:
@@ -42,7 +64,7 @@ def tile_geometry(model) -> tuple[int, int]:
 
 
 def predict_resized(model, image_bytes: bytes) -> np.ndarray:
-    """Trimap mask [H, W] via the model's own preprocessing (resize onto the canvas)."""
+    """Mask [H, W] in label values via the model's own preprocessing (resize onto the canvas)."""
     result = model.signatures[contracts.PREDICT_IMAGE_SIGNATURE](
         **{contracts.IMAGE_BYTES_INPUT: tf.constant([image_bytes])}
     )
@@ -65,8 +87,8 @@ def overlap_tiles(image: np.ndarray, tile: int, output: int) -> tuple[np.ndarray
     return np.stack(tiles), rows, cols
 
 
-def predict_tiled(model, image: np.ndarray, batch_size: int = 4) -> np.ndarray:
-    """Trimap mask [H, W] by overlap-tile inference at the image's own resolution."""
+def predict_tiled(model, image: np.ndarray, spec: DatasetSpec, batch_size: int = 4) -> np.ndarray:
+    """Mask [H, W] in label values by overlap-tile inference at the image's own resolution."""
     tile, output = tile_geometry(model)
     tiles, rows, cols = overlap_tiles(image, tile, output)
     predict = model.signatures[contracts.PREDICT_TILES_SIGNATURE]
@@ -80,30 +102,45 @@ def predict_tiled(model, image: np.ndarray, batch_size: int = 4) -> np.ndarray:
     )
     grid = probabilities.reshape(rows, cols, output, output, -1).transpose(0, 2, 1, 3, 4)
     stitched = grid.reshape(rows * output, cols * output, -1)
-    return stitched[: image.shape[0], : image.shape[1]].argmax(-1).astype(np.uint8) + 1
+    classes = stitched[: image.shape[0], : image.shape[1]].argmax(-1)
+    return np.asarray(spec.class_values, np.uint8)[classes]
 
 
-def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    blended = image.astype(np.float32)
-    for value, colour in OVERLAY_RGB.items():
+def overlay(image: np.ndarray, mask: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+    """The image (as RGB) with each foreground class blended in its colour, and a legend in the
+    top-left corner (class name and mask value per colour); the image's own size."""
+    rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+    blended = rgb.astype(np.float32)
+    colours = class_colours(spec)
+    for value, colour in colours.items():
         where = mask == value
         blended[where] = (1 - OVERLAY_ALPHA) * blended[where] + OVERLAY_ALPHA * np.array(colour)
-    return blended.round().astype(np.uint8)
+    picture = Image.fromarray(blended.round().astype(np.uint8))
+    names = dict(zip(spec.class_values, spec.class_names, strict=True))
+    lines = [(f"{names[value]} ({value})", colour) for value, colour in colours.items()]
+    draw = ImageDraw.Draw(picture, "RGBA")
+    width = max(draw.textlength(text) for text, _ in lines) + 24
+    draw.rectangle([0, 0, width, LEGEND_ROW * len(lines) + 4], fill=(255, 255, 255, 190))
+    for row, (text, colour) in enumerate(lines):
+        top = 2 + row * LEGEND_ROW
+        draw.rectangle([4, top + 2, 14, top + 11], fill=colour)
+        draw.text((20, top), text, fill=(0, 0, 0))
+    return np.asarray(picture)
 
 
-def predict_file(model, path: str, out_dir: str, tiled: bool) -> tuple[str, str]:
+def predict_file(model, spec: DatasetSpec, path: str, out_dir: str, tiled: bool) -> tuple[str, str]:
     """Segments one image file; returns the paths of the mask and overlay PNGs."""
     with open(path, "rb") as f:
         image_bytes = f.read()
-    image = overlap_tile.decode_rgb(tf.constant(image_bytes)).numpy()
-    mask = predict_tiled(model, image) if tiled else predict_resized(model, image_bytes)
+    image = overlap_tile.decode_image(tf.constant(image_bytes), spec.num_channels).numpy()
+    mask = predict_tiled(model, image, spec) if tiled else predict_resized(model, image_bytes)
     if mask.shape != image.shape[:2]:
         raise RuntimeError(f"{path}: mask {mask.shape} does not match image {image.shape[:2]}")
     name = os.path.splitext(os.path.basename(path))[0]
     mask_path = os.path.join(out_dir, f"{name}_mask.png")
     overlay_path = os.path.join(out_dir, f"{name}_overlay.png")
     Image.fromarray(mask.astype(np.uint8)).save(mask_path)
-    Image.fromarray(overlay(image, mask)).save(overlay_path)
+    Image.fromarray(overlay(image, mask, spec)).save(overlay_path)
     return mask_path, overlay_path
 
 
@@ -116,12 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("images", nargs="+", help="JPEG/PNG/GIF/BMP files")
     args = parser.parse_args(argv)
-    model = load_model(args.model)
+    model, spec = load_model(args.model), load_dataset(args.model)
     os.makedirs(args.out, exist_ok=True)
     failures = 0
     for path in args.images:
         try:
-            mask_path, overlay_path = predict_file(model, path, args.out, args.tile)
+            mask_path, overlay_path = predict_file(model, spec, path, args.out, args.tile)
             print(f"{path}: {mask_path}, {overlay_path}")
         except (OSError, tf.errors.InvalidArgumentError, RuntimeError) as error:
             failures += 1

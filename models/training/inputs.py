@@ -18,7 +18,10 @@ def prepare_example(
     transformed: dict[str, tf.Tensor], config: PipelineConfig, training: bool
 ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """One transformed example -> (uint8 tile, {label, weights}); augmented when training."""
-    tile = overlap_tile.parse_tile(transformed[contracts.TILE_KEY], config.tile_size)
+    spec = config.dataset
+    tile = overlap_tile.parse_tile(
+        transformed[contracts.TILE_KEY], config.tile_size, config.input_channels
+    )
     label = tf.reshape(transformed[contracts.LABEL_KEY], [config.output_size] * 2)
     if training:
         tile, label = augment.augment(
@@ -39,6 +42,9 @@ def prepare_example(
         border_weight=config.border_weight,
         w0=config.border_w0,
         sigma=config.border_sigma_px,
+        max_objects=config.border_max_objects,
+        num_classes=spec.num_classes,
+        foreground_classes=spec.foreground_classes,
     )
     return tile, {contracts.LABEL_KEY: label, contracts.WEIGHTS_KEY: weights}
 

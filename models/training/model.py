@@ -6,6 +6,8 @@ The loss needs a weight map per pixel, so the train and test steps are written o
 
 from __future__ import annotations
 
+import re
+
 import tensorflow as tf
 
 from models import contracts
@@ -104,7 +106,10 @@ def build_training_model(
             metrics=[
                 metrics.PixelAccuracy(config.num_classes),
                 metrics.IgnoringMeanIoU(config.num_classes),
-                *(metrics.ClassIoU(c, config.num_classes) for c in range(config.num_classes)),
+                *(
+                    metrics.ClassIoU(c, config.num_classes, name=re.sub(r"\W+", "_", name) + "_iou")
+                    for c, name in enumerate(config.dataset.class_names)
+                ),
             ],
             jit_compile=jit_compile,
             steps_per_execution=config.steps_per_execution,

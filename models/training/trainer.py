@@ -98,5 +98,5 @@ def run_fn(fn_args) -> None:
         out.write(json.dumps(summary, indent=2))
     logging.info("petunet training done: %s", summary)
     export.export_serving_model(
-        model, tf_transform_output, config.tile_size, fn_args.serving_model_dir
+        model, tf_transform_output, config.tile_size, fn_args.serving_model_dir, config.dataset
     )

@@ -3,8 +3,11 @@
     w(x) = w_c(x) + w0 * exp(-(d1(x) + d2(x))^2 / (2 sigma^2))
 
 w_c balances the class frequencies; d1 and d2 are the distances to the nearest and second-nearest
-object, the objects being the 4-connected components of the pet class. The map is computed per
-example inside `tf.data` (after the elastic deformation, so it follows the deformed label).
+object, the objects being the 4-connected components of a foreground class (Oxford: the pet;
+cells: the cell). With several foreground classes the border term is found per class and summed:
+it separates touching objects of one class, which the class labels alone cannot. The map is
+computed per example inside `tf.data` (after the elastic deformation, so it follows the deformed
+label).
 
 Documented limits:
 - Distance cutoff: distances are exact up to a radius R and treated as infinite beyond it, with
@@ -12,7 +15,8 @@ Documented limits:
   d1 <= d2, the border term can only exceed BORDER_TOLERANCE (1e-5) when d2 <= R, so the cutoff
   changes no weight by more than that.
 - Object cap: only the MAX_OBJECTS (8) largest components by pixel count are objects for d1/d2;
-  smaller specks beyond those are ignored (pets are one to a few objects per image).
+  smaller specks beyond those are ignored (pets are one to a few objects per image; raise it for
+  dense cells: the cost is linear in it).
 - With fewer than two objects the border term is 0 and no distances are computed; otherwise they
   are computed only in a window around the places where two objects come within R of each other.
 """
@@ -228,8 +232,10 @@ def border_term(
     w0: float = DEFAULT_W0,
     sigma: float = DEFAULT_SIGMA,
     max_objects: int = MAX_OBJECTS,
+    object_class: int = PET_CLASS,
 ) -> tf.Tensor:
-    """w0 * exp(-(d1 + d2)^2 / (2 sigma^2)) per pixel, float32 [H, W]; 0 with < 2 objects.
+    """w0 * exp(-(d1 + d2)^2 / (2 sigma^2)) per pixel, float32 [H, W]; 0 with < 2 objects of
+    `object_class`.
 
     Distances are computed only in a window around the places where two objects come within the
     cutoff of each other (plus the cutoff, so every object pixel that matters is inside it).
@@ -240,7 +246,7 @@ def border_term(
     zeros = tf.zeros(shape, tf.float32)
     if radius == 0 or max_objects < 2:
         return zeros
-    mask = tf.equal(label, tf.cast(PET_CLASS, label.dtype))
+    mask = tf.equal(label, tf.cast(object_class, label.dtype))
     runs = _run_components(mask)
 
     def in_window(chosen: tf.Tensor, extent: tf.Tensor) -> tf.Tensor:
@@ -271,18 +277,22 @@ def weight_map(
     w0: float = DEFAULT_W0,
     sigma: float = DEFAULT_SIGMA,
     max_objects: int = MAX_OBJECTS,
+    num_classes: int = NUM_CLASSES,
+    foreground_classes: tuple[int, ...] = (PET_CLASS,),
 ) -> tf.Tensor:
     """The paper's weight map (Eq. 2) of one label [O, O]: float32 [O, O], 0 on IGNORE pixels.
 
-    class_weights: float [NUM_CLASSES] (see class_weights_from_counts), or None for w_c = 1.
+    class_weights: float [num_classes] (see class_weights_from_counts), or None for w_c = 1.
+    foreground_classes: the classes whose touching objects the border term separates.
     """
     label = tf.convert_to_tensor(label)
-    valid = (label >= 0) & (label < NUM_CLASSES)
+    valid = (label >= 0) & (label < num_classes)
     if class_weights is None:
-        class_weights = tf.ones([NUM_CLASSES], tf.float32)
+        class_weights = tf.ones([num_classes], tf.float32)
     class_weights = tf.cast(class_weights, tf.float32)
     safe = tf.where(valid, tf.cast(label, tf.int32), 0)
     weights = tf.gather(class_weights, safe)
     if border_weight:
-        weights += border_term(label, w0, sigma, max_objects)
+        for object_class in foreground_classes:
+            weights += border_term(label, w0, sigma, max_objects, object_class)
     return tf.where(valid, weights, 0.0)

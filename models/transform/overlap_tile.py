@@ -3,7 +3,7 @@
 The image is resized, keeping its aspect ratio, to fit the O x O output canvas, centred, and
 everything around it (the rest of the canvas and the T x T tile's margin) is filled by mirroring the
 image about its own borders, as the paper extrapolates missing context. The mask gets the same
-resize onto the same canvas (see `trimap_to_label`: the border class survives shrinking); canvas
+resize onto the same canvas (see `mask_to_label`: a thin outline class survives shrinking); canvas
 pixels outside the image are IGNORE. Transform, the serving signatures, the input pipeline and the
 prediction CLI all call these functions: what the model is trained on is what it is served with.
 """
@@ -13,14 +13,15 @@ from __future__ import annotations
 import tensorflow as tf
 
 from models import contracts
+from models.dataset import DatasetSpec
 
-_BORDER_SHARE = 1e-3  # above float round-off: any border pixel in a footprint makes it border
+_OUTLINE_SHARE = 1e-3  # above float round-off: any outline pixel in a footprint makes it outline
 
 
-def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:
-    """Decodes JPEG/PNG/GIF/BMP bytes to uint8 [H, W, 3] (first frame of a GIF)."""
-    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
+def decode_image(image_bytes: tf.Tensor, channels: int = 3) -> tf.Tensor:
+    """Decodes JPEG/PNG/GIF/BMP bytes to uint8 [H, W, channels] (first frame of a GIF)."""
+    image = tf.io.decode_image(image_bytes, channels=channels, expand_animations=False)
+    image.set_shape([None, None, channels])
     return image
 
 
@@ -65,36 +66,46 @@ def mirror_tile(resized: tf.Tensor, box: tf.Tensor, canvas: int, margin: int) ->
 
 
 def image_to_tile(image: tf.Tensor, canvas: int, margin: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """uint8 [H, W, 3] -> (uint8 tile [T, T, 3], canvas box [4] int32)."""
+    """uint8 [H, W, C] -> (uint8 tile [T, T, C], canvas box [4] int32)."""
     shape = tf.shape(image)
     box = canvas_box(shape[0], shape[1], canvas)
     resized = tf.image.resize(image, box[2:4], method="bilinear", antialias=True)
     resized = tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
     tile = mirror_tile(resized, box, canvas, margin)
-    tile.set_shape([canvas + 2 * margin, canvas + 2 * margin, 3])
+    tile.set_shape([canvas + 2 * margin, canvas + 2 * margin, image.shape[-1]])
     return tile, box
 
 
-def trimap_to_label(trimap: tf.Tensor, box: tf.Tensor, canvas: int) -> tf.Tensor:
-    """Trimap uint8 [H, W, 1] (1/2/3) -> int64 [O, O] classes 0/1/2 and IGNORE off the image.
+def mask_to_label(mask: tf.Tensor, box: tf.Tensor, canvas: int, spec: DatasetSpec) -> tf.Tensor:
+    """Mask uint8 [H, W, 1] in the data set's values -> int64 [O, O] class indices, IGNORE off
+    the image and where the mask says `ignore`.
 
     Each canvas pixel covers a footprint of the image (the area resize, with the image's
-    half-pixel-centre convention, so mask and image stay aligned). It is the border class when its
-    footprint holds any border pixel, otherwise the majority of pet and background. Nearest
-    neighbour would sample a 1-3 px border band shrunk 2-4x at random, leaving a dotted outline no
-    model can reproduce; this keeps the band closed at every scale. Values outside {1, 2, 3}
-    cannot reach here (ExampleGen rejects them).
+    half-pixel-centre convention, so mask and image stay aligned) and takes the majority class of
+    its footprint, or IGNORE when most of it is unlabelled. A data set's outline class (Oxford's
+    1-3 px border band) wins any footprint that holds it: nearest neighbour, or the majority,
+    would sample the band shrunk 2-4x at random, leaving a dotted outline no model can
+    reproduce; this keeps the band closed at every scale. Undeclared values cannot reach here
+    (the ExampleGen rejects them).
     """
-    border = contracts.NUM_CLASSES - 1
-    one_hot = tf.one_hot(tf.cast(trimap[..., 0], tf.int32) - 1, contracts.NUM_CLASSES)
+    table = tf.constant(spec.value_to_class(), tf.int32)
+    classes = tf.gather(table, tf.cast(mask[..., 0], tf.int32))
+    one_hot = tf.one_hot(classes, spec.num_classes)  # IGNORE -> all zeros
     fractions = tf.image.resize(one_hot, box[2:4], method="area")  # class share of each footprint
-    classes = tf.where(
-        fractions[..., border] > _BORDER_SHARE,
-        tf.constant(border, tf.int64),
-        tf.argmax(fractions[..., :border], axis=-1),  # TRIMAP_TO_CLASS: 1 -> 0, 2 -> 1
-    )
+    labelled = tf.reduce_sum(fractions, axis=-1)
+    outline = spec.outline_index
+    if outline is None:
+        majority = tf.argmax(fractions, axis=-1)
+    else:
+        others = tf.one_hot(outline, spec.num_classes, on_value=-1.0, off_value=0.0)
+        majority = tf.where(
+            fractions[..., outline] > _OUTLINE_SHARE,
+            tf.constant(outline, tf.int64),
+            tf.argmax(fractions + others, axis=-1),
+        )
+    label = tf.where(labelled >= 0.5, majority, tf.constant(contracts.IGNORE_LABEL, tf.int64))
     label = tf.pad(
-        classes,
+        label,
         [[box[0], canvas - box[0] - box[2]], [box[1], canvas - box[1] - box[3]]],
         constant_values=contracts.IGNORE_LABEL,
     )
@@ -102,8 +113,8 @@ def trimap_to_label(trimap: tf.Tensor, box: tf.Tensor, canvas: int) -> tf.Tensor
     return label
 
 
-def parse_tile(tile_bytes: tf.Tensor, tile_size: int) -> tf.Tensor:
-    """Inverse of the Transform's tile serialisation: bytes -> uint8 [T, T, 3]."""
+def parse_tile(tile_bytes: tf.Tensor, tile_size: int, channels: int = 3) -> tf.Tensor:
+    """Inverse of the Transform's tile serialisation: bytes -> uint8 [T, T, C]."""
     tile = tf.io.parse_tensor(tile_bytes, tf.uint8)
-    tile.set_shape([tile_size, tile_size, 3])
+    tile.set_shape([tile_size, tile_size, channels])
     return tile

@@ -1,0 +1,176 @@
+"""nnU-Net v2's raw-data layout for 2-D images: dataset.json, imagesTr/labelsTr, imagesTs/labelsTs.
+
+    dataset.json                  channel_names, labels (name -> value, `background`, optional
+                                  `ignore`), file_ending, numTraining
+    imagesTr/CASE_0000<ending>    one file per case: one grayscale channel, or RGB in one file
+    labelsTr/CASE<ending>         the mask in the declared label values
+    imagesTs/, labelsTs/          optional: the labelled `test` split
+
+An existing nnU-Net data set works unchanged. A description that cannot be right fails here, before
+any component runs, naming the field; a file that does not match it is skipped and reported.
+Masks of a lossy `file_ending` (.jpg) are looked up as .png, since a JPEG cannot hold labels.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from components.example_gen import images
+from components.example_gen.files import is_dir, join, list_dir, read_bytes
+from models.dataset import BACKGROUND, IGNORE, MAX_LABEL_VALUE, NNUNET_LAYOUT, DatasetSpec
+
+DESCRIPTION_FILE = "dataset.json"
+IMAGES_TR, LABELS_TR, IMAGES_TS, LABELS_TS = "imagesTr", "labelsTr", "imagesTs", "labelsTs"
+FILE_ENDINGS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+LOSSY_ENDINGS = (".jpg", ".jpeg")
+CHANNEL_SUFFIX = "_0000"
+_CASE_NAME = re.compile(r"^[^/\\\x00]{1,200}$")
+
+
+def label_ending(file_ending: str) -> str:
+    """The masks' file ending: the data set's own, or .png where that one is lossy."""
+    return ".png" if file_ending in LOSSY_ENDINGS else file_ending
+
+
+def _fail(path: str, field: str, problem: str) -> ValueError:
+    return ValueError(f"{path}: `{field}` {problem}")
+
+
+def _read_description(root: str) -> tuple[str, dict]:
+    path = join(root, DESCRIPTION_FILE)
+    data = read_bytes(path)
+    if data is None:
+        raise ValueError(f"{path} is missing: an nnU-Net data set describes itself in it")
+    try:
+        description = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(description, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(description).__name__}")
+    for required in ("channel_names", "labels", "file_ending"):
+        if required not in description:
+            raise _fail(path, required, "is missing")
+    return path, description
+
+
+def _channels(path: str, channel_names: object) -> tuple[str, ...]:
+    if not isinstance(channel_names, dict) or not channel_names:
+        raise _fail(path, "channel_names", 'must be an object like {"0": "EM"}')
+    keys = sorted(channel_names, key=lambda k: int(k) if str(k).isdigit() else -1)
+    if keys != [str(i) for i in range(len(keys))]:
+        raise _fail(path, "channel_names", f"keys must be 0, 1, ... in order, got {keys}")
+    if len(keys) not in (1, 3):
+        raise _fail(
+            path,
+            "channel_names",
+            f"declares {len(keys)} channels: petunet reads one grayscale channel or RGB in one "
+            "file (3 channels)",
+        )
+    return tuple(str(channel_names[k]) for k in keys)
+
+
+def _labels(path: str, labels: object) -> tuple[tuple[tuple[str, int], ...], int | None]:
+    if not isinstance(labels, dict) or not labels:
+        raise _fail(path, "labels", 'must be an object like {"background": 0, "cell": 1}')
+    seen: dict[int, str] = {}
+    for name, value in labels.items():
+        if isinstance(value, list | tuple):
+            raise _fail(path, "labels", f"entry {name!r} is a region {value}: not supported")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(path, "labels", f"entry {name!r} must be an integer, got {value!r}")
+        if not 0 <= value <= MAX_LABEL_VALUE:
+            raise _fail(path, "labels", f"entry {name!r} = {value} is outside 0..{MAX_LABEL_VALUE}")
+        if value in seen:
+            raise _fail(path, "labels", f"value {value} is both {seen[value]!r} and {name!r}")
+        if not str(name).strip() or "/" in str(name):
+            raise _fail(path, "labels", f"name {name!r} must be non-empty and without '/'")
+        seen[value] = str(name)
+    if BACKGROUND not in labels:
+        raise _fail(path, "labels", f"has no {BACKGROUND!r} entry")
+    ignore = labels.get(IGNORE)
+    classes = tuple(sorted(((n, v) for n, v in labels.items() if n != IGNORE), key=lambda x: x[1]))
+    if len(classes) < 2:
+        raise _fail(path, "labels", "needs at least one class besides background")
+    return classes, ignore
+
+
+def list_cases(root: str, folder: str, ending: str, suffix: str = "") -> list[str]:
+    """Case names of the files `folder/CASE<suffix><ending>`, sorted; [] without the folder."""
+    directory = join(root, folder)
+    if not is_dir(directory):
+        return []
+    tail = suffix + ending
+    return sorted(n[: -len(tail)] for n in list_dir(directory) if n.endswith(tail) and n != tail)
+
+
+def _first_image_channels(root: str, spec_ending: str, cases: list[str]) -> tuple[str, int] | None:
+    """(file, channel count) of the first training image that decodes, for the early check."""
+    for case in cases[:5]:
+        relative = f"{IMAGES_TR}/{case}{CHANNEL_SUFFIX}{spec_ending}"
+        count = images.channel_count(read_bytes(join(root, relative)) or b"")
+        if count is not None:
+            return relative, count
+    return None
+
+
+def describe(root: str) -> DatasetSpec:
+    """The data set's description from `root/dataset.json`, checked against the folder."""
+    path, description = _read_description(root)
+    channels = _channels(path, description["channel_names"])
+    classes, ignore = _labels(path, description["labels"])
+    ending = description["file_ending"]
+    if ending not in FILE_ENDINGS:
+        raise _fail(path, "file_ending", f"{ending!r} is not one of {', '.join(FILE_ENDINGS)}")
+    for folder in (IMAGES_TR, LABELS_TR):
+        if not is_dir(join(root, folder)):
+            raise ValueError(f"{join(root, folder)} is missing (nnU-Net layout, see {path})")
+    cases = list_cases(root, IMAGES_TR, ending, CHANNEL_SUFFIX)
+    separate = list_cases(root, IMAGES_TR, ending, "_0001")
+    if separate:
+        raise _fail(
+            path, "channel_names", f"{separate[0]}_0001{ending}: channels in separate files are "
+            "not supported; store RGB in one file (_0000) or use one grayscale channel"
+        )  # fmt: skip
+    labelled = list_cases(root, LABELS_TR, label_ending(ending))
+    listed = sorted(set(cases) | set(labelled))
+    num_training = description.get("numTraining")
+    if num_training is not None and num_training != len(listed):
+        raise _fail(
+            path, "numTraining", f"is {num_training} but {IMAGES_TR}/ and {LABELS_TR}/ hold "
+            f"{len(listed)} cases"
+        )  # fmt: skip
+    if not cases:
+        raise ValueError(f"{join(root, IMAGES_TR)} holds no CASE{CHANNEL_SUFFIX}{ending} images")
+    found = _first_image_channels(root, ending, cases)
+    if found is not None and found[1] != len(channels):
+        raise _fail(
+            path, "channel_names", f"declares {len(channels)} channel(s) but {found[0]} has "
+            f"{found[1]}"
+        )  # fmt: skip
+    name = str(description.get("name") or root.rstrip("/").rsplit("/", 1)[-1])
+    return DatasetSpec(name, NNUNET_LAYOUT, channels, classes, ignore, None, ending)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One listed case and the folders its image and mask are read from."""
+
+    name: str
+    images_dir: str
+    labels_dir: str
+
+
+def check_case_name(name: str) -> str | None:
+    """Why a case name cannot be used, or None."""
+    if not _CASE_NAME.match(name) or name in (".", ".."):
+        return f"case name {name!r} is not a plain file name"
+    return None
+
+
+def ingest_case(root: str, spec: DatasetSpec, case: Case) -> images.Ingested | images.Skipped:
+    """Reads, decodes and checks one case's image and mask against the description."""
+    image_rel = f"{case.images_dir}/{case.name}{CHANNEL_SUFFIX}{spec.file_ending}"
+    mask_rel = f"{case.labels_dir}/{case.name}{label_ending(spec.file_ending)}"
+    return images.ingest_pair(root, spec, case.name, image_rel, mask_rel, "label", strict=True)
