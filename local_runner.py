@@ -44,6 +44,9 @@ OVERRIDES = {
     "--checkpoint-every-steps": ("checkpoint_every_steps", int),
     "--steps-per-execution": ("steps_per_execution", int),
     "--border-max-objects": ("border_max_objects", int),
+    "--max-file-mb": ("max_file_mb", float),
+    "--max-skipped-percent": ("max_skipped_percent", float),
+    "--min-eval-examples": ("min_eval_examples", int),
 }
 ALIASES = {"--foreground-iou-threshold": ["--pet-iou-threshold"]}  # the Oxford name
 
@@ -66,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-border-weight", action="store_true", help="the loss without the paper's border term"
+    )
+    parser.add_argument(
+        "--allow-anomalies", action="store_true", help="train even when ExampleValidator objects"
     )
     parser.add_argument("--output-dir", default="outputs", help="pipeline root, metadata, models")
     parser.add_argument("--preset", default="demo", help=f"one of {sorted(configs.PRESETS)}")
@@ -92,22 +98,22 @@ def build_config(args: argparse.Namespace) -> configs.PipelineConfig:
         synthetic=args.synthetic,
         oxford_border_as_ignore=args.oxford_border == "ignore",
         border_weight=False if args.no_border_weight else None,
+        allow_anomalies=True if args.allow_anomalies else None,
         **overrides,
     )
 
 
-def run(config: configs.PipelineConfig, data_root: str) -> dict:
-    """Runs the pipeline and returns the run summary (states, metrics, blessing, push)."""
+def run(config: configs.PipelineConfig, data_root: str, started: float) -> dict:
+    """Runs the pipeline and returns this run's summary (states, metrics, blessing, push)."""
     from tfx import v1 as tfx
 
     from pipeline import pipeline, run_report
 
-    os.makedirs(config.output_dir, exist_ok=True)
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     tfx.orchestration.LocalDagRunner().run(
         pipeline.create_pipeline(config, data_root, metadata_connection_config=metadata)
     )
-    return run_report.summarize(config.metadata_path, config.pipeline_name)
+    return run_report.summarize(config.metadata_path, config.pipeline_name, since=started)
 
 
 def format_summary(summary: dict, seconds: float) -> str:
@@ -118,8 +124,12 @@ def format_summary(summary: dict, seconds: float) -> str:
             shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(metrics.items()))
             lines.append(f"  {split} split: {shown}")
     lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
-    pushed = summary["pushed_to"] if summary["pushed"] else "not pushed"
-    lines.append(f"  pushed to: {pushed}")
+    if summary["pushed"]:
+        lines.append(f"  pushed to: {summary['pushed_to']}")
+    elif summary.get("already_serving"):
+        lines.append(f"  pushed: no, this model already serves as {summary['already_serving']}")
+    else:
+        lines.append("  pushed to: not pushed")
     return "\n".join(lines)
 
 
@@ -144,18 +154,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = build_config(args)
-        from pipeline import data
-
-        data_root = data.resolve_data_root(config)
-        config = data.with_dataset(config, data_root)
-    except (ValueError, OSError) as error:
+    except ValueError as error:
         print(f"petunet: {error}", file=sys.stderr)
         return 2
-    started = time.time()
-    summary = run(config, data_root)
-    print(format_summary(summary, time.time() - started))
-    with open(os.path.join(config.output_dir, "run_summary.json"), "w") as out:
-        json.dump(summary, out, indent=2, default=str)
+    from components.data_gate.gates import FAILURE_PREFIX
+    from pipeline import data, workspace
+
+    try:
+        with workspace.RunLock(config.output_dir):
+            try:  # data errors end the run here, in one line, before any component runs
+                data_root = data.resolve_data_root(config)
+                config = data.with_dataset(config, data_root)
+            except (ValueError, OSError) as error:
+                print(f"petunet: {error}", file=sys.stderr)
+                return 2
+            for path in workspace.remove_leftovers(config):
+                logging.info("petunet: removed %s, left behind by a killed run", path)
+            started = time.time()
+            try:
+                summary = run(config, data_root, started)
+            except RuntimeError as error:
+                if not str(error).startswith(FAILURE_PREFIX):
+                    raise
+                for line in str(error).splitlines():  # the run stopped before training
+                    print(f"petunet: {line}", file=sys.stderr)
+                return 1
+            print(format_summary(summary, time.time() - started))
+            with open(os.path.join(config.output_dir, "run_summary.json"), "w") as out:
+                json.dump(summary, out, indent=2, default=str)
+    except workspace.OutputDirBusy as error:
+        print(f"petunet: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

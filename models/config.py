@@ -29,11 +29,12 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "synthetic_num_images": (2, 100_000, False),
     "synthetic_seed": (0, 2**31 - 1, False),
     "eval_percent": (1, 49, False),
+    "max_file_mb": (0.0, 100_000.0, True),
     "tile_size": (1, geometry.MAX_TILE, False),
     "depth": (1, geometry.MAX_DEPTH, False),
     "base_filters": (1, 1024, False),
     "dropout_rate": (0.0, 0.95, False),
-    "learning_rate": (0.0, 10.0, True),
+    "learning_rate": (0.0, 10.0, False),
     "momentum": (0.0, 0.9999, False),
     "lr_final_fraction": (0.0, 1.0, False),
     "batch_size": (1, 1024, False),
@@ -50,6 +51,8 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "mean_iou_threshold": (0.0, 1.0, False),
     "foreground_iou_threshold": (0.0, 1.0, False),
     "change_threshold": (-1.0, 1.0, False),
+    "max_skipped_percent": (0.0, 100.0, False),
+    "min_eval_examples": (1, 1_000_000, False),
 }
 # Fields whose command-line flag is not simply --field-name.
 FLAG_NAMES = {"synthetic_num_images": "--num-images", "synthetic_seed": "--seed"}
@@ -89,6 +92,7 @@ class PipelineConfig:
     synthetic_seed: int = 0
     eval_percent: int = 20  # share of the training names that goes to `eval` (by name hash)
     oxford_border_as_ignore: bool = False  # Oxford trimaps: border pixels weigh nothing
+    max_file_mb: float = 64.0  # the largest image or mask file read; larger ones are skipped
     # --- network (paper, Fig. 1) ---
     tile_size: int = 572
     depth: int = 5
@@ -125,6 +129,10 @@ class PipelineConfig:
     mean_iou_threshold: float = 0.5
     foreground_iou_threshold: float = 0.0  # every foreground class's IoU (Oxford: the pet's)
     change_threshold: float = -1e-10  # no regression against the last blessed model
+    # --- data gates: the run stops before training when one fails ---
+    max_skipped_percent: float = 10.0  # of the listed examples
+    min_eval_examples: int = 50
+    allow_anomalies: bool = False  # ExampleValidator's anomalies stop the run unless allowed
     # --- execution ---
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
     enable_cache: bool = True
@@ -230,6 +238,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "steps_per_execution": 10,
         "mean_iou_threshold": 0.4,
         "foreground_iou_threshold": 0.5,
+        "min_eval_examples": 30,
     },
     # Tests: seconds. A shallow net on tiny tiles.
     "test": {
@@ -247,6 +256,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "mean_iou_threshold": 0.0,
         "dropout_rate": 0.0,
         "class_balance": False,
+        "min_eval_examples": 2,
     },
 }
 

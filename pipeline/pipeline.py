@@ -14,16 +14,43 @@ import os
 
 from tfx import v1 as tfx
 
+from components.data_gate.component import DataGate
 from components.example_gen.component import SegmentationExampleGen
+from components.pusher.component import AtomicPusher
 from components.schema_curator.component import SchemaCurator
 from models.config import PipelineConfig
 from models.contracts import EVAL, TEST, TRAIN
-from models.evaluation import eval_config
+from models.evaluation import eval_config, tfma_metrics
 from models.transform import preprocessing
+from pipeline import fingerprint, node_ids
 
 PREPROCESSING_FN = "models.transform.preprocessing.preprocessing_fn"
 RUN_FN = "models.training.trainer.run_fn"
 EVALUATOR_MODULE = "models.evaluation.extractors"  # custom_extractors, found by the Evaluators
+CODE_FINGERPRINT_KEY = "code_fingerprint"
+# node id -> the project modules it runs (each with everything it imports from the project)
+COMPONENT_CODE: dict[str, tuple[str, ...]] = {
+    node_ids.EXAMPLE_GEN: (SegmentationExampleGen.__module__,),
+    "SchemaCurator": (SchemaCurator.__module__,),
+    "DataGate": (DataGate.__module__,),
+    node_ids.TRANSFORM: (PREPROCESSING_FN.rpartition(".")[0],),
+    node_ids.TRAINER: (RUN_FN.rpartition(".")[0],),
+    node_ids.EVALUATOR: (EVALUATOR_MODULE, tfma_metrics.MODULE),
+    node_ids.TEST_EVALUATOR: (EVALUATOR_MODULE, tfma_metrics.MODULE),
+    node_ids.PUSHER: (AtomicPusher.__module__,),
+}
+
+
+def _with_code_fingerprints(components: list) -> list:
+    """Adds to each component that runs project code the fingerprint of that code, and so to its
+    cache key: an edit reruns what it affects (and what follows), nothing else."""
+    for component in components:
+        modules = COMPONENT_CODE.get(component.id)
+        if modules:
+            component.exec_properties[CODE_FINGERPRINT_KEY] = fingerprint.code_fingerprint(
+                list(modules)
+            )
+    return components
 
 
 def create_pipeline(
@@ -41,7 +68,10 @@ def create_pipeline(
     The paths default to the config's local layout; the Kubeflow runner passes remote ones.
     """
     example_gen = SegmentationExampleGen(
-        input_base=data_root, dataset=config.dataset, eval_percent=config.eval_percent
+        input_base=data_root,
+        dataset=config.dataset,
+        eval_percent=config.eval_percent,
+        max_file_mb=config.max_file_mb,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is inferred from train only, so ExampleValidator really checks eval and test.
@@ -55,9 +85,19 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=curated_schema
     )
-    transform = tfx.components.Transform(
+    # Transform and the Trainer read the schema through the gate: neither runs if a gate fails.
+    data_gate = DataGate(
+        anomalies=example_validator.outputs["anomalies"],
         examples=example_gen.outputs["examples"],
         schema=curated_schema,
+        max_skipped_percent=config.max_skipped_percent,
+        min_eval_examples=config.min_eval_examples,
+        allow_anomalies=config.allow_anomalies,
+    )
+    gated_schema = data_gate.outputs["gated_schema"]
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=gated_schema,
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={
             "tile_size": config.tile_size,
@@ -73,7 +113,7 @@ def create_pipeline(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        schema=curated_schema,
+        schema=gated_schema,
         train_args=tfx.proto.TrainArgs(splits=[TRAIN], num_steps=config.train_steps),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL], num_steps=config.eval_steps),
         custom_config={
@@ -81,11 +121,21 @@ def create_pipeline(
             "backup_root": backup_root or os.path.abspath(config.trainer_backup_dir),
         },
     )
+    # The baseline is the latest model the eval-split Evaluator blessed (the one pushed): never a
+    # blessing of the test Evaluator, which has no thresholds and would bless nearly anything.
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+        model=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.Model,
+            producer_component_id=node_ids.TRAINER,
+            output_key="model",
+        ),
+        model_blessing=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.ModelBlessing,
+            producer_component_id=node_ids.EVALUATOR,
+            output_key="blessing",
+        ),
+    ).with_id(node_ids.RESOLVER)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -113,8 +163,8 @@ def create_pipeline(
         ),
         example_splits=[TEST],
         module_path=EVALUATOR_MODULE,
-    ).with_id("test_evaluator")
-    pusher = tfx.components.Pusher(
+    ).with_id(node_ids.TEST_EVALUATOR)
+    pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
@@ -122,23 +172,26 @@ def create_pipeline(
                 base_directory=serving_model_dir or os.path.abspath(config.serving_model_dir)
             )
         ),
-    )
+    ).with_id(node_ids.PUSHER)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=pipeline_root or os.path.abspath(config.pipeline_root),
-        components=[
-            example_gen,
-            statistics_gen,
-            schema_gen,
-            schema_curator,
-            example_validator,
-            transform,
-            trainer,
-            model_resolver,
-            evaluator,
-            test_evaluator,
-            pusher,
-        ],
+        components=_with_code_fingerprints(
+            [
+                example_gen,
+                statistics_gen,
+                schema_gen,
+                schema_curator,
+                example_validator,
+                data_gate,
+                transform,
+                trainer,
+                model_resolver,
+                evaluator,
+                test_evaluator,
+                pusher,
+            ]
+        ),
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args),

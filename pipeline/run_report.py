@@ -13,6 +13,9 @@ from typing import Any
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.pusher.executor import ALREADY_SERVING_KEY
+from pipeline import node_ids
+
 _OUTPUT_EVENTS = (
     metadata_store_pb2.Event.OUTPUT,
     metadata_store_pb2.Event.DECLARED_OUTPUT,
@@ -41,13 +44,20 @@ def _event_key(event: metadata_store_pb2.Event) -> str:
     return next((step.key for step in event.path.steps if step.HasField("key")), "")
 
 
-def last_run(metadata_path: str, pipeline_name: str) -> dict[str, NodeRun]:
-    """node id -> NodeRun for the most recent pipeline run recorded in `metadata_path`."""
+def last_run(
+    metadata_path: str, pipeline_name: str, since: float | None = None
+) -> dict[str, NodeRun]:
+    """node id -> NodeRun for the most recent pipeline run recorded in `metadata_path`.
+
+    since: epoch seconds; only a run that started then or later counts (a run's own summary).
+    """
     if not os.path.exists(metadata_path):
         raise FileNotFoundError(f"no pipeline metadata at {metadata_path}")
     store = _store(metadata_path)
     runs = store.get_contexts_by_type("pipeline_run")
     runs = [c for c in runs if c.name.startswith(pipeline_name)] or runs
+    if since is not None:
+        runs = [c for c in runs if c.create_time_since_epoch >= int(since * 1000)]
     if not runs:
         raise ValueError(f"no run of pipeline {pipeline_name!r} in {metadata_path}")
     run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
@@ -98,17 +108,23 @@ def evaluation_metrics(evaluation_uri: str) -> dict[str, float]:
     return metrics
 
 
-def summarize(metadata_path: str, pipeline_name: str) -> dict[str, Any]:
-    """The facts a user wants after a run: states, metrics, blessing, pushed directory."""
-    nodes = last_run(metadata_path, pipeline_name)
+def summarize(metadata_path: str, pipeline_name: str, since: float | None = None) -> dict[str, Any]:
+    """The facts a user wants after a run: states, metrics, blessing, pushed directory, and the
+    model the evaluation compared against (the baseline)."""
+    nodes = last_run(metadata_path, pipeline_name, since)
     summary: dict[str, Any] = {"states": {k: v.state for k, v in nodes.items()}}
-    for node_id, key in (("Evaluator", "eval"), ("test_evaluator", "test")):
+    for node_id, key in ((node_ids.EVALUATOR, "eval"), (node_ids.TEST_EVALUATOR, "test")):
         evaluation = nodes.get(node_id) and nodes[node_id].artifact("evaluation")
         if evaluation is not None:
             summary[f"{key}_metrics"] = evaluation_metrics(evaluation.uri)
-    blessing = nodes.get("Evaluator") and nodes["Evaluator"].artifact("blessing")
+    blessing = nodes.get(node_ids.EVALUATOR) and nodes[node_ids.EVALUATOR].artifact("blessing")
     summary["blessed"] = bool(blessing and custom_property(blessing, "blessed"))
-    pushed = nodes.get("Pusher") and nodes["Pusher"].artifact("pushed_model")
+    pushed = nodes.get(node_ids.PUSHER) and nodes[node_ids.PUSHER].artifact("pushed_model")
     summary["pushed"] = bool(pushed and custom_property(pushed, "pushed"))
     summary["pushed_to"] = (pushed and custom_property(pushed, "pushed_destination")) or None
+    summary["already_serving"] = (pushed and custom_property(pushed, ALREADY_SERVING_KEY)) or None
+    trained = nodes.get(node_ids.TRAINER) and nodes[node_ids.TRAINER].artifact("model")
+    summary["model_id"] = trained.id if trained else None
+    baseline = nodes.get(node_ids.RESOLVER) and nodes[node_ids.RESOLVER].artifact("model")
+    summary["baseline_model_id"] = baseline.id if baseline else None
     return summary

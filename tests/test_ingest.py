@@ -241,7 +241,7 @@ def test_check_layout_rejects_lists_without_rows(tmp_path) -> None:
         check_layout(root)
 
 
-def test_read_bytes_returns_none_for_missing_files(tmp_path) -> None:
-    assert files.read_bytes(str(tmp_path / "absent.jpg")) is None
+def test_read_returns_none_for_missing_files(tmp_path) -> None:
+    assert files.read_in_root(str(tmp_path), "absent.jpg") is None
     _write(tmp_path, "x.bin", b"abc")
-    assert files.read_bytes(str(tmp_path / "x.bin")) == b"abc"
+    assert files.read_in_root(str(tmp_path), "x.bin") == b"abc"

@@ -28,6 +28,7 @@ BEFORE_TRAINER = {
     "SchemaGen",
     "SchemaCurator",
     "ExampleValidator",
+    "DataGate",
     "Transform",
 }
 ALL_NODES = BEFORE_TRAINER | {
@@ -113,26 +114,59 @@ def test_pushed_model_segments_a_new_image_at_its_own_size(first_run):
         model.signatures["predict_image"](**{contracts.IMAGE_BYTES_INPUT: tf.constant([b"nope"])})
 
 
-def test_second_run_is_cached_and_a_worse_model_is_not_pushed(first_run):
+def test_a_failing_data_gate_stops_the_run_before_training(first_run):
     output_dir, _, first = first_run
-    run_pipeline(output_dir)
-    second = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
-    for node in BEFORE_TRAINER:
-        assert second["states"][node] == "CACHED", (node, second["states"])
-    assert second["states"]["Trainer"] == "CACHED"  # same config and data: the same model
-    # The same model, judged against itself as the new baseline, passes and is pushed again.
-    serving_root = os.path.join(output_dir, "serving_model")
-    versions_before = sorted(os.listdir(serving_root))
+    result = subprocess.run(
+        [sys.executable, "local_runner.py", "--preset", "test", "--output-dir", output_dir,
+         "--min-eval-examples", "1000"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "petunet: data gate 'eval examples' failed" in result.stderr
+    assert "--min-eval-examples" in result.stderr
+    nodes = run_report.last_run(os.path.join(output_dir, "metadata.sqlite"), "petunet")
+    assert nodes["DataGate"].state == "FAILED"
+    assert "Transform" not in nodes and "Trainer" not in nodes  # nothing trained
 
-    # Deliberately worse: one step at learning rate 0 leaves the initial weights.
+
+def _summary(output_dir: str) -> dict:
+    return run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
+
+
+def test_a_worse_model_never_replaces_the_pushed_one_and_a_rerun_pushes_nothing(first_run):
+    """Four runs on one output directory: the good model (first_run), a barely trained one, one
+    in between, and the first settings again (cached). Exactly one version is pushed, and every
+    later evaluation compares against it."""
+    output_dir, _, first = first_run
+    serving_root = os.path.join(output_dir, "serving_model")
+    assert os.listdir(serving_root) == [os.path.basename(first["pushed_to"])]
+
+    # Barely trained: one step at learning rate 0 leaves the initial weights.
     run_pipeline(output_dir, "--train-steps", "1", "--learning-rate", "0")
-    worse = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
+    worse = _summary(output_dir)
     assert worse["states"]["Trainer"] == "COMPLETE"
+    assert worse["baseline_model_id"] == first["model_id"]
     assert worse["eval_metrics"]["mean_iou"] < first["eval_metrics"]["mean_iou"]
-    assert not worse["blessed"]
-    assert not worse["pushed"]
-    assert sorted(os.listdir(serving_root)) == versions_before  # nothing new was pushed
-    assert os.path.basename(first["pushed_to"]) in versions_before
+    assert not worse["blessed"] and not worse["pushed"]
+
+    # In between: a few steps, better than untrained, worse than the pushed model.
+    run_pipeline(output_dir, "--train-steps", "20")
+    middle = _summary(output_dir)
+    assert middle["baseline_model_id"] == first["model_id"]  # not the test Evaluator's blessing
+    assert middle["eval_metrics"]["mean_iou"] < first["eval_metrics"]["mean_iou"]
+    assert not middle["blessed"] and not middle["pushed"]
+
+    # The first settings again: everything up to the Trainer from the cache, the same model.
+    result = run_pipeline(output_dir)
+    again = _summary(output_dir)
+    for node in BEFORE_TRAINER | {"Trainer"}:
+        assert again["states"][node] == "CACHED", (node, again["states"])
+    assert again["model_id"] == first["model_id"]
+    assert again["baseline_model_id"] == first["model_id"]
+    assert again["blessed"] and not again["pushed"]
+    assert again["already_serving"] == first["pushed_to"]
+    assert "already serves as" in result.stdout
+    assert os.listdir(serving_root) == [os.path.basename(first["pushed_to"])]  # one version
 
 
 def test_bad_inputs_fail_before_any_component_runs(tmp_path):

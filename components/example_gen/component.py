@@ -17,7 +17,8 @@ from tfx.types.component_spec import ExecutionParameter
 
 from components.example_gen import executor, layouts
 from components.example_gen.driver import ExampleGenDriver
-from components.example_gen.executor import DATASET_KEY, EVAL_PERCENT_KEY
+from components.example_gen.executor import DATASET_KEY, EVAL_PERCENT_KEY, MAX_FILE_MB_KEY
+from components.example_gen.files import DEFAULT_MAX_FILE_MB
 from models.dataset import OXFORD_PETS, DatasetSpec
 
 
@@ -37,6 +38,7 @@ class SegmentationExampleGenSpec(standard_component_specs.FileBasedExampleGenSpe
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         EVAL_PERCENT_KEY: ExecutionParameter(type=int),
         DATASET_KEY: ExecutionParameter(type=str),
+        MAX_FILE_MB_KEY: ExecutionParameter(type=float),
     }
 
 
@@ -52,6 +54,7 @@ class SegmentationExampleGen(FileBasedExampleGen):
         input_base: str,
         dataset: DatasetSpec = OXFORD_PETS,
         eval_percent: int = executor.DEFAULT_EVAL_PERCENT,
+        max_file_mb: float = DEFAULT_MAX_FILE_MB,
     ):
         if not 0 < eval_percent < 50:
             raise ValueError(f"eval_percent must be in 1..49, got {eval_percent}")
@@ -63,6 +66,7 @@ class SegmentationExampleGen(FileBasedExampleGen):
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             eval_percent=eval_percent,
             dataset=dataset.to_json(),
+            max_file_mb=float(max_file_mb),
             examples=channel.Channel(type=standard_artifacts.Examples),
         )
         # FileBasedExampleGen.__init__ would build its own spec without eval_percent.

@@ -27,7 +27,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.example_gen import layouts, report
+from components.example_gen import files, layouts, report
 from components.example_gen.images import Ingested
 from components.example_gen.layouts import Row
 from components.example_gen.oxford import MalformedLine
@@ -37,6 +37,7 @@ from models.dataset import OXFORD_PETS, DatasetSpec
 
 EVAL_PERCENT_KEY = "eval_percent"
 DATASET_KEY = "dataset"  # the data set's description (JSON), written next to the examples too
+MAX_FILE_MB_KEY = "max_file_mb"  # the largest file read (MB); a guard against runaway reads
 DATASET_FILE = "dataset.json"
 DEFAULT_EVAL_PERCENT = 20
 _REPORT_PATH_KEY = "_ingest_report_path"  # private exec property: where the pipeline writes it
@@ -87,9 +88,16 @@ class _IngestFn(beam.DoFn):
     """(name, rows) -> (split, serialized tf.Example) and one report Outcome per listed row."""
 
     def __init__(
-        self, root: str, eval_percent: int, shared: str, test_from_train: bool, spec_json: str
+        self,
+        root: str,
+        eval_percent: int,
+        shared: str,
+        test_from_train: bool,
+        spec_json: str,
+        max_file_mb: float,
     ) -> None:
         self._root = root
+        self._max_file_mb = max_file_mb
         self._eval_percent = eval_percent
         self._shared_list = shared  # the source train and eval are drawn from
         self._test_from_train = test_from_train
@@ -136,7 +144,11 @@ class _IngestFn(beam.DoFn):
         except MalformedLine as e:
             yield self._outcome(split, name, f"{e} in {list_file}")
             return
-        result = self._layout.ingest(self._root, self._spec, entry)
+        try:
+            result = self._layout.ingest(self._root, self._spec, entry, self._max_file_mb)
+        except Exception as error:  # one bad file must never stop the others
+            yield self._outcome(split, name, f"{type(error).__name__}: {error}")
+            return
         if isinstance(result, Ingested):
             yield split, to_example(result).SerializeToString()
             yield self._outcome(split, name, None, result.reencoded)
@@ -169,7 +181,8 @@ class Executor(BaseExampleGenExecutor):
         own_test = layout.has_own_test(root)
         read = [sources[TRAIN], sources[TEST]] if own_test else [sources[TRAIN]]
         rows = layout.rows(pipeline, root, list(dict.fromkeys(read)))
-        ingest = _IngestFn(root, eval_percent, sources[TRAIN], not own_test, spec.to_json())
+        max_mb = float(exec_properties.get(MAX_FILE_MB_KEY) or files.DEFAULT_MAX_FILE_MB)
+        ingest = _IngestFn(root, eval_percent, sources[TRAIN], not own_test, spec.to_json(), max_mb)
         results = (
             rows
             | "AllRows" >> beam.Flatten()

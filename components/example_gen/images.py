@@ -10,16 +10,14 @@ names the problem and the file, for the ingest report.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from components.example_gen.files import join, read_bytes
+from components.example_gen.files import DEFAULT_MAX_FILE_MB, UnreadableFile, read_in_root
 from models.dataset import DatasetSpec
 
-ReadFn = Callable[[str], "bytes | None"]
 # Channels of each Pillow mode; a palette image counts as colour.
 MODE_CHANNELS = {
     "1": 1, "L": 1, "I": 1, "I;16": 1, "I;16B": 1, "I;16L": 1, "F": 1, "LA": 2, "La": 2,
@@ -103,8 +101,9 @@ def decode_image(
 ) -> tuple[bytes, int, int, str | None] | str:
     """(image bytes, height, width, re-encode note) or the reason the image cannot be used.
 
-    A JPEG that TensorFlow decodes with `channels` keeps its bytes; everything else that Pillow
-    can decode fully is converted (RGB or 8-bit gray) and re-encoded losslessly as PNG. strict:
+    A JPEG that TensorFlow decodes with `channels`, and an 8-bit PNG named .png, keep their bytes;
+    everything else that Pillow can decode fully (a PNG named .jpg, TIFF, 16-bit, palette...) is
+    converted (RGB or 8-bit gray) and re-encoded losslessly as PNG. strict:
     an image whose own channels differ from `channels` is refused instead of converted.
     """
     try:
@@ -122,8 +121,8 @@ def decode_image(
         shape = _tf_decodes_jpeg(data, channels)
         if shape is not None:
             return data, shape[0], shape[1], None
-    if fmt == "PNG" and mode == "L" and channels == 1:
-        try:
+    if fmt == "PNG" and path.lower().endswith(".png") and mode == ("RGB" if channels == 3 else "L"):
+        try:  # a PNG named as one, in the declared channels: kept once it decodes fully
             img.load()
         except Exception as e:
             return f"image unreadable or truncated ({type(e).__name__}: {e}): {path}"
@@ -176,15 +175,18 @@ def ingest_pair(
     mask_rel: str,
     noun: str,
     strict: bool,
-    read: ReadFn = read_bytes,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
 ) -> Ingested | Skipped:
     """Reads, decodes and checks one image and its mask against the data set's description."""
-    image_data = read(join(root, image_rel))
-    if image_data is None:
-        return Skipped(name, f"image missing: {image_rel}")
-    if not image_data:
-        return Skipped(name, f"image file is empty: {image_rel}")
-    mask_data = read(join(root, mask_rel))
+    try:
+        image_data = read_in_root(root, image_rel, max_file_mb)
+        if image_data is None:
+            return Skipped(name, f"image missing: {image_rel}")
+        if not image_data:
+            return Skipped(name, f"image file is empty: {image_rel}")
+        mask_data = read_in_root(root, mask_rel, max_file_mb)
+    except UnreadableFile as error:
+        return Skipped(name, f"unreadable: {error}")
     if mask_data is None:
         return Skipped(name, f"{noun} missing: {mask_rel}")
     image = decode_image(image_data, image_rel, spec.num_channels, strict)

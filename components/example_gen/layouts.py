@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import apache_beam as beam
-
 from components.example_gen import nnunet, oxford
-from components.example_gen.files import is_dir, join, read_bytes
+from components.example_gen.files import is_dir, join, read_in_root
 from components.example_gen.images import Ingested, Skipped
 from models.contracts import EVAL, TEST, TRAIN
 from models.dataset import NNUNET_LAYOUT, OXFORD_LAYOUT, DatasetSpec, oxford_pets
@@ -33,8 +31,10 @@ def split_of(name: str, eval_percent: int, test_from_train: bool) -> str:
     return TRAIN
 
 
-def _list_rows(line: str, order: int, source: str):
-    text = " ".join(line.split())  # whitespace-normalised, so equal rows compare equal
+def _list_rows(line: bytes, order: int, source: str):
+    # Undecodable bytes stop the run earlier (oxford.list_lines); here they must not crash.
+    text = line.decode("utf-8", errors="replace").removeprefix(oxford.BOM)
+    text = " ".join(text.split())  # whitespace-normalised, so equal rows compare equal
     if text and not text.startswith("#"):
         yield text.split()[0], (order, text, source)
 
@@ -57,10 +57,13 @@ class OxfordLayout:
     def check(self, root: str, sources: list[str]) -> None:
         oxford.check_layout(root, sources)
 
-    def rows(self, pipeline: beam.Pipeline, root: str, sources: list[str]) -> list[Any]:
+    def rows(self, pipeline: Any, root: str, sources: list[str]) -> list[Any]:
+        import apache_beam as beam  # here: describing a folder must not wait for Beam to load
+
+        as_bytes = beam.coders.BytesCoder()  # list lines are decoded by _list_rows, not by Beam
         return [
             pipeline
-            | f"ReadList[{i}]" >> beam.io.ReadFromText(join(root, source))
+            | f"ReadList[{i}]" >> beam.io.ReadFromText(join(root, source), coder=as_bytes)
             | f"KeyByName[{i}]" >> beam.FlatMap(_list_rows, i, source)
             for i, source in enumerate(sources)
         ]
@@ -70,8 +73,10 @@ class OxfordLayout:
         assert entry is not None  # headers and blank lines were dropped when keying
         return entry
 
-    def ingest(self, root: str, spec: DatasetSpec, entry: oxford.ListEntry) -> Ingested | Skipped:
-        return oxford.ingest_entry(root, entry, spec)
+    def ingest(
+        self, root: str, spec: DatasetSpec, entry: oxford.ListEntry, max_file_mb: float
+    ) -> Ingested | Skipped:
+        return oxford.ingest_entry(root, entry, spec, max_file_mb)
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,9 @@ class NnUNetLayout:
         masks = nnunet.list_cases(root, labels, nnunet.label_ending(spec_ending))
         return sorted(set(images) | set(masks))
 
-    def rows(self, pipeline: beam.Pipeline, root: str, sources: list[str]) -> list[Any]:
+    def rows(self, pipeline: Any, root: str, sources: list[str]) -> list[Any]:
+        import apache_beam as beam
+
         ending = nnunet.describe(root).file_ending
         keyed = [
             (case, (i, case, source))
@@ -118,8 +125,10 @@ class NnUNetLayout:
         labels = nnunet.LABELS_TS if source == nnunet.IMAGES_TS else nnunet.LABELS_TR
         return nnunet.Case(text, source, labels)
 
-    def ingest(self, root: str, spec: DatasetSpec, case: nnunet.Case) -> Ingested | Skipped:
-        return nnunet.ingest_case(root, spec, case)
+    def ingest(
+        self, root: str, spec: DatasetSpec, case: nnunet.Case, max_file_mb: float
+    ) -> Ingested | Skipped:
+        return nnunet.ingest_case(root, spec, case, max_file_mb)
 
 
 LAYOUTS = {OXFORD_LAYOUT: OxfordLayout(), NNUNET_LAYOUT: NnUNetLayout()}
@@ -134,7 +143,9 @@ def describe(root: str, oxford_border_as_ignore: bool = False) -> DatasetSpec:
 
     `dataset.json` -> nnU-Net's layout; annotations/ and images/ -> the Oxford-IIIT Pet layout.
     """
-    if read_bytes(join(root, nnunet.DESCRIPTION_FILE)) is not None:
+    if not is_dir(root):
+        raise ValueError(f"data root {root} does not exist or is not a directory")
+    if read_in_root(root, nnunet.DESCRIPTION_FILE) is not None:
         return nnunet.describe(root)
     if is_dir(join(root, oxford.ANNOTATIONS_DIR)) or is_dir(join(root, oxford.IMAGES_DIR)):
         oxford.check_layout(root)

@@ -18,7 +18,13 @@ import re
 from dataclasses import dataclass
 
 from components.example_gen import images
-from components.example_gen.files import is_dir, join, list_dir, read_bytes
+from components.example_gen.files import (
+    DEFAULT_MAX_FILE_MB,
+    is_dir,
+    join,
+    list_dir,
+    read_in_root,
+)
 from models.dataset import BACKGROUND, IGNORE, MAX_LABEL_VALUE, NNUNET_LAYOUT, DatasetSpec
 
 DESCRIPTION_FILE = "dataset.json"
@@ -26,6 +32,7 @@ IMAGES_TR, LABELS_TR, IMAGES_TS, LABELS_TS = "imagesTr", "labelsTr", "imagesTs",
 FILE_ENDINGS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 LOSSY_ENDINGS = (".jpg", ".jpeg")
 CHANNEL_SUFFIX = "_0000"
+SAMPLED_IMAGES = 5  # images whose channels are checked before any component runs
 _CASE_NAME = re.compile(r"^[^/\\\x00]{1,200}$")
 
 
@@ -40,7 +47,7 @@ def _fail(path: str, field: str, problem: str) -> ValueError:
 
 def _read_description(root: str) -> tuple[str, dict]:
     path = join(root, DESCRIPTION_FILE)
-    data = read_bytes(path)
+    data = read_in_root(root, DESCRIPTION_FILE)
     if data is None:
         raise ValueError(f"{path} is missing: an nnU-Net data set describes itself in it")
     try:
@@ -105,14 +112,18 @@ def list_cases(root: str, folder: str, ending: str, suffix: str = "") -> list[st
     return sorted(n[: -len(tail)] for n in list_dir(directory) if n.endswith(tail) and n != tail)
 
 
-def _first_image_channels(root: str, spec_ending: str, cases: list[str]) -> tuple[str, int] | None:
-    """(file, channel count) of the first training image that decodes, for the early check."""
-    for case in cases[:5]:
-        relative = f"{IMAGES_TR}/{case}{CHANNEL_SUFFIX}{spec_ending}"
-        count = images.channel_count(read_bytes(join(root, relative)) or b"")
+def _sampled_channels(root: str, ending: str, cases: list[str]) -> list[tuple[str, int]]:
+    """(file, channel count) of the first few training images that decode (the early check)."""
+    found = []
+    for case in cases[:SAMPLED_IMAGES]:
+        relative = f"{IMAGES_TR}/{case}{CHANNEL_SUFFIX}{ending}"
+        try:
+            count = images.channel_count(read_in_root(root, relative) or b"")
+        except ValueError:  # unreadable: reported per file by the ExampleGen
+            continue
         if count is not None:
-            return relative, count
-    return None
+            found.append((relative, count))
+    return found
 
 
 def describe(root: str) -> DatasetSpec:
@@ -143,11 +154,12 @@ def describe(root: str) -> DatasetSpec:
         )  # fmt: skip
     if not cases:
         raise ValueError(f"{join(root, IMAGES_TR)} holds no CASE{CHANNEL_SUFFIX}{ending} images")
-    found = _first_image_channels(root, ending, cases)
-    if found is not None and found[1] != len(channels):
+    sampled = _sampled_channels(root, ending, cases)
+    if sampled and all(count != len(channels) for _, count in sampled):
+        first, count = sampled[0]
         raise _fail(
-            path, "channel_names", f"declares {len(channels)} channel(s) but {found[0]} has "
-            f"{found[1]}"
+            path, "channel_names", f"declares {len(channels)} channel(s) but {first} has {count}"
+            f"; none of the {len(sampled)} image(s) checked matches"
         )  # fmt: skip
     name = str(description.get("name") or root.rstrip("/").rsplit("/", 1)[-1])
     return DatasetSpec(name, NNUNET_LAYOUT, channels, classes, ignore, None, ending)
@@ -169,8 +181,12 @@ def check_case_name(name: str) -> str | None:
     return None
 
 
-def ingest_case(root: str, spec: DatasetSpec, case: Case) -> images.Ingested | images.Skipped:
+def ingest_case(
+    root: str, spec: DatasetSpec, case: Case, max_file_mb: float = DEFAULT_MAX_FILE_MB
+) -> images.Ingested | images.Skipped:
     """Reads, decodes and checks one case's image and mask against the description."""
     image_rel = f"{case.images_dir}/{case.name}{CHANNEL_SUFFIX}{spec.file_ending}"
     mask_rel = f"{case.labels_dir}/{case.name}{label_ending(spec.file_ending)}"
-    return images.ingest_pair(root, spec, case.name, image_rel, mask_rel, "label", strict=True)
+    return images.ingest_pair(
+        root, spec, case.name, image_rel, mask_rel, "label", True, max_file_mb
+    )

@@ -12,8 +12,8 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from components.example_gen.files import is_dir, join, read_bytes
-from components.example_gen.images import Ingested, ReadFn, Skipped, ingest_pair
+from components.example_gen.files import DEFAULT_MAX_FILE_MB, is_dir, join, read_in_root
+from components.example_gen.images import Ingested, Skipped, ingest_pair
 from models.contracts import EVAL, TRAIN
 from models.dataset import OXFORD_PETS, DatasetSpec
 
@@ -22,6 +22,7 @@ ANNOTATIONS_DIR = "annotations"
 TRIMAPS_DIR = "annotations/trimaps"
 TRAINVAL_LIST = "annotations/trainval.txt"
 TEST_LIST = "annotations/test.txt"
+BOM = "\ufeff"  # some editors start UTF-8 files with it; it is not part of the first name
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ def parse_list_line(line: str) -> ListEntry | None:
     if not text or text.startswith("#"):
         return None
     parts = text.split()
+    if "/" in parts[0] or "\\" in parts[0] or "\x00" in parts[0] or parts[0] in (".", ".."):
+        raise MalformedLine(parts[0], f"malformed list line (name is not a file name): {text!r}")
     if len(parts) != 4:
         raise MalformedLine(parts[0], f"malformed list line (expected 4 columns): {text!r}")
     try:
@@ -67,15 +70,35 @@ def trainval_split(name: str, eval_percent: int) -> str:
     return EVAL if eval_bucket(name) < eval_percent else TRAIN
 
 
-def _first_entry_line(path: str) -> str | None:
-    """The first row that is not a header or blank (list files are small: read whole)."""
-    data = read_bytes(path)
+def list_lines(root: str, list_file: str) -> list[str] | None:
+    """The lines of a list file as text (a UTF-8 BOM dropped), None when it is missing.
+
+    A byte that is not UTF-8 fails here, before any component runs, naming the file and line:
+    Beam would otherwise stop the ExampleGen with a decode error that names neither.
+    """
+    data = read_in_root(root, list_file)
     if data is None:
-        raise FileNotFoundError(path)
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            return line
-    return None
+        return None
+    lines = []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"{join(root, list_file)}, line {number}: not UTF-8 text (byte "
+                f"0x{raw[error.start]:02x} at column {error.start + 1})"
+            ) from None
+    if lines:
+        lines[0] = lines[0].removeprefix(BOM)
+    return lines
+
+
+def _first_entry_line(root: str, list_file: str) -> str | None:
+    """The first row that is not a header or blank; FileNotFoundError when the list is missing."""
+    lines = list_lines(root, list_file)
+    if lines is None:
+        raise FileNotFoundError(join(root, list_file))
+    return next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), None)
 
 
 def check_layout(root: str, list_files: Iterable[str] = (TRAINVAL_LIST, TEST_LIST)) -> None:
@@ -92,8 +115,8 @@ def check_layout(root: str, list_files: Iterable[str] = (TRAINVAL_LIST, TEST_LIS
     present_lists = []
     for list_file in list_files:
         try:
-            present_lists.append((list_file, _first_entry_line(join(root, list_file))))
-        except OSError:
+            present_lists.append((list_file, _first_entry_line(root, list_file)))
+        except FileNotFoundError:
             missing.append(list_file)
     if missing:
         paths = ", ".join(join(root, m) for m in missing)
@@ -104,12 +127,17 @@ def check_layout(root: str, list_files: Iterable[str] = (TRAINVAL_LIST, TEST_LIS
 
 
 def ingest_entry(
-    root: str, entry: ListEntry, spec: DatasetSpec = OXFORD_PETS, read: ReadFn = read_bytes
+    root: str,
+    entry: ListEntry,
+    spec: DatasetSpec = OXFORD_PETS,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
 ) -> Ingested | Skipped:
     """Decodes and checks the image and trimap of one listed name."""
     image_rel = f"{IMAGES_DIR}/{entry.name}.jpg"
     trimap_rel = f"{TRIMAPS_DIR}/{entry.name}.png"
-    result = ingest_pair(root, spec, entry.name, image_rel, trimap_rel, "trimap", False, read)
+    result = ingest_pair(
+        root, spec, entry.name, image_rel, trimap_rel, "trimap", False, max_file_mb
+    )
     if isinstance(result, Skipped):
         return result
     return dataclasses.replace(result, species=entry.species, breed_id=entry.class_id)

@@ -96,17 +96,23 @@ def _description(num_training: int, with_ignore: bool) -> dict:
 
 
 def generate_synthetic_cells(
-    out_dir: str, num_images: int, seed: int = 0, with_ignore: bool = False, overwrite: bool = False
+    out_dir: str,
+    num_images: int,
+    seed: int = 0,
+    with_ignore: bool = False,
+    overwrite: bool = False,
+    image_size: tuple[int, int] | None = None,
 ) -> str:
     """Writes `num_images` cases in nnU-Net's layout under `out_dir`; returns `out_dir`.
 
+    image_size: (height, width) for every case; None draws 160-256 px a side.
     A folder that already holds a set made with the same parameters is left as it is (the
     pipeline's cache stays valid) unless `overwrite`.
     """
     if num_images < 2:
         raise ValueError(f"num_images must be at least 2 (train and test), got {num_images}")
     marker = {"generator_version": GENERATOR_VERSION, "num_images": num_images, "seed": seed,
-              "with_ignore": with_ignore}  # fmt: skip
+              "with_ignore": with_ignore, "image_size": list(image_size or ())}  # fmt: skip
     marker_path = os.path.join(out_dir, MARKER_FILE)
     if os.path.exists(marker_path):
         with open(marker_path) as f:
@@ -123,7 +129,7 @@ def generate_synthetic_cells(
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
     num_training = 0
     for index in range(num_images):
-        image, mask, _ = render_cells(seed, index, with_ignore=with_ignore)
+        image, mask, _ = render_cells(seed, index, image_size, with_ignore)
         test = index % TEST_SHARE == TEST_SHARE - 1
         images_dir, labels_dir = ("imagesTs", "labelsTs") if test else ("imagesTr", "labelsTr")
         num_training += not test
@@ -145,8 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--num-images", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--with-ignore", action="store_true", help="add an ignore label")
+    parser.add_argument("--size", type=int, default=None, help="square images of this side")
     args = parser.parse_args(argv)
-    generate_synthetic_cells(args.out, args.num_images, args.seed, args.with_ignore)
+    size = (args.size, args.size) if args.size else None
+    generate_synthetic_cells(args.out, args.num_images, args.seed, args.with_ignore, False, size)
     print(args.out)
     return 0
 

@@ -1,0 +1,1 @@
+"""DataGate: stops the run before training when the data fails a gate."""

@@ -1,0 +1,53 @@
+"""DataGate: a Python-function component between validation and Transform.
+
+Wiring: ExampleValidator's anomalies, the examples (their ingest report) and the curated schema
+go in; the same schema comes out, and Transform and the Trainer read it from here, so neither runs
+when a gate fails. The failure names the gate, the measured value and the flag to change it.
+"""
+
+import json
+import os
+
+from absl import logging
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx.types import artifact_utils
+from tfx.types.standard_artifacts import ExampleAnomalies, Examples, Schema
+from tfx.utils import io_utils
+from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter, component
+
+from components.data_gate import gates
+from components.example_gen.report import REPORT_FILE
+
+ANOMALIES_FILE = "SchemaDiff.pb"  # what ExampleValidator writes per split
+SCHEMA_FILE = "schema.pbtxt"
+
+
+def _anomalies(artifact: ExampleAnomalies) -> dict[str, anomalies_pb2.Anomalies]:
+    found = {}
+    for split in artifact_utils.decode_split_names(artifact.split_names):
+        path = os.path.join(artifact_utils.get_split_uri([artifact], split), ANOMALIES_FILE)
+        found[split] = anomalies_pb2.Anomalies.FromString(io_utils.read_bytes_file(path))
+    return found
+
+
+@component
+def DataGate(  # a component: named like a class
+    anomalies: InputArtifact[ExampleAnomalies],
+    examples: InputArtifact[Examples],
+    schema: InputArtifact[Schema],
+    gated_schema: OutputArtifact[Schema],
+    max_skipped_percent: Parameter[float] = 10.0,
+    min_eval_examples: Parameter[int] = 10,
+    allow_anomalies: Parameter[bool] = False,
+) -> None:
+    """Raises when a gate fails; otherwise passes the schema on."""
+    report = json.loads(io_utils.read_string_file(os.path.join(examples.uri, REPORT_FILE)))
+    failures = gates.check_report(report, max_skipped_percent, min_eval_examples)
+    if not allow_anomalies:
+        failures += gates.check_anomalies(_anomalies(anomalies))
+    if failures:
+        raise RuntimeError("\n".join(str(f) for f in failures))
+    source = io_utils.get_only_uri_in_dir(schema.uri)
+    io_utils.copy_file(source, os.path.join(gated_schema.uri, SCHEMA_FILE))
+    logging.info("DataGate: all gates passed (%d listed, %d skipped)", report["listed"],
+                 report["skipped"])  # fmt: skip

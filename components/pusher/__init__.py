@@ -1,0 +1,1 @@
+"""The Pusher: TFX's, with an atomic push and no duplicate versions."""

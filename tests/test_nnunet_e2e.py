@@ -1,0 +1,108 @@
+"""End to end on nnU-Net-layout folders (real LocalDagRunner, test preset): one grayscale channel
+with background/cell/ignore, and RGB with four classes. Each run blesses and pushes; its metrics
+are named by the data set's classes; the pushed model answers in the data set's label values."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from models import contracts
+from pipeline import run_report
+from pipeline.synthetic.cells import render_cells
+from tests.nnunet_folders import png, render_shapes, write, write_shapes
+from tests.test_pipeline_e2e import run_pipeline
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(data_root: str, output_dir: str) -> dict:
+    run_pipeline(output_dir, "--data-root", data_root, "--train-steps", "80")
+    summary = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
+    nodes = run_report.last_run(os.path.join(output_dir, "metadata.sqlite"), "petunet")
+    examples = nodes["SegmentationExampleGen"].artifact("examples").uri
+    with open(os.path.join(examples, "ingest_report.json")) as f:
+        summary["ingest_report"] = json.load(f)
+    return summary
+
+
+def _predict(model_dir: str, image: np.ndarray) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    model = tf.saved_model.load(model_dir)
+    out = model.signatures[contracts.PREDICT_IMAGE_SIGNATURE](
+        **{contracts.IMAGE_BYTES_INPUT: tf.constant([buffer.getvalue()])}
+    )
+    return out[contracts.MASK_OUTPUT_KEY].numpy()[0]
+
+
+@pytest.fixture(scope="module")
+def gray_cells(tmp_path_factory) -> tuple[str, dict]:
+    from pipeline.synthetic.cells import generate_synthetic_cells
+
+    root = generate_synthetic_cells(str(tmp_path_factory.mktemp("cells")), 30, 5, with_ignore=True)
+    image, mask, _ = render_cells(5, 99, with_ignore=True)
+    write(os.path.join(root, "imagesTr", "rgb_0000.png"), png(np.dstack([image] * 3)))
+    write(os.path.join(root, "labelsTr", "rgb.png"), png(mask))
+    write(os.path.join(root, "imagesTr", "unlabelled_0000.png"), png(image))
+    path = os.path.join(root, "dataset.json")
+    with open(path) as f:
+        description = json.load(f)
+    description["numTraining"] += 2
+    with open(path, "w") as f:
+        json.dump(description, f)
+    return root, _run(root, str(tmp_path_factory.mktemp("cells_run")))
+
+
+@pytest.fixture(scope="module")
+def rgb_shapes(tmp_path_factory) -> tuple[str, dict]:
+    root = write_shapes(str(tmp_path_factory.mktemp("shapes")), train=24, test=6)
+    return root, _run(root, str(tmp_path_factory.mktemp("shapes_run")))
+
+
+def test_gray_cells_with_an_ignore_label_bless_push_and_answer_in_label_values(gray_cells):
+    root, summary = gray_cells
+    assert summary["blessed"] and summary["pushed"]
+    for split in ("eval", "test"):
+        metrics = summary[f"{split}_metrics"]
+        assert {"iou/background", "iou/cell", "dice/cell", "mean_iou"} <= set(metrics)
+        assert not any(name.endswith("/pet") or "ignore" in name for name in metrics)
+    image, _, _ = render_cells(11, 3, size=(150, 190))
+    mask = _predict(summary["pushed_to"], image)
+    assert mask.shape == (150, 190)
+    assert set(np.unique(mask)) <= {0, 1}  # never the ignore value 2
+
+
+def test_the_ingest_report_counts_every_listed_case(gray_cells):
+    root, summary = gray_cells
+    report = summary["ingest_report"]
+    train_cases = {n.rsplit("_", 1)[0] for n in os.listdir(os.path.join(root, "imagesTr"))}
+    test_cases = {n.rsplit("_", 1)[0] for n in os.listdir(os.path.join(root, "imagesTs"))}
+    assert report["listed"] == len(train_cases) + len(test_cases)
+    assert report["listed"] == report["ingested"] + report["skipped"]
+    assert report["splits"]["test"]["listed"] == len(test_cases)
+    reasons = {s["name"]: s["reason"] for e in report["splits"].values() for s in e["skipped"]}
+    assert reasons.keys() == {"rgb", "unlabelled"}
+    assert "image has 3 channel(s)" in reasons["rgb"]
+    assert "label missing: labelsTr/unlabelled.png" in reasons["unlabelled"]
+
+
+def test_rgb_four_classes_bless_push_and_answer_in_label_values(rgb_shapes):
+    _, summary = rgb_shapes
+    assert summary["blessed"] and summary["pushed"]
+    metrics = summary["eval_metrics"]
+    names = ("background", "disc", "square", "bar")
+    assert {f"iou/{n}" for n in names} <= set(metrics)
+    assert {f"dice/{n}" for n in names[1:]} <= set(metrics) and "dice/background" not in metrics
+    assert summary["ingest_report"]["listed"] == summary["ingest_report"]["ingested"] == 30
+    image, _ = render_shapes(1234, size=80)
+    mask = _predict(summary["pushed_to"], image[:70])
+    assert mask.shape == (70, 80) and set(np.unique(mask)) <= {0, 1, 2, 3}
+    with open(os.path.join(summary["pushed_to"], "assets.extra", "dataset.json")) as f:
+        assert json.load(f)["labels"] == {n: v for v, n in enumerate(names)}
