@@ -19,7 +19,6 @@ import os
 import shlex
 import sys
 import time
-import warnings
 
 from models import config as configs  # first: selects Keras 2 before anything loads TensorFlow
 
@@ -123,6 +122,11 @@ def format_summary(summary: dict, seconds: float) -> str:
         if metrics:
             shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(metrics.items()))
             lines.append(f"  {split} split: {shown}")
+        for name, values in sorted((summary.get(f"{split}_slices") or {}).items()):
+            shown = ", ".join(
+                f"{k} {values[k]:.3f}" for k in ("mean_iou", "example_count") if k in values
+            )
+            lines.append(f"    {name}: {shown}")
     lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
     if summary["pushed"]:
         lines.append(f"  pushed to: {summary['pushed_to']}")
@@ -133,24 +137,11 @@ def format_summary(summary: dict, seconds: float) -> str:
     return "\n".join(lines)
 
 
-class _ProgressFilter(logging.Filter):
-    """Keeps TFX's per-component progress and petunet's own lines; drops the proto dumps."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            return True
-        message = str(record.msg)
-        return message.startswith("Component ") or "petunet" in message or "Epoch" in message
-
-
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads (in run())
-    # The Google client libraries TFX imports warn once per module about Python 3.10.
-    warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    handler.addFilter(_ProgressFilter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    from pipeline import console
+
+    console.configure_logging()
     args = parse_args(argv)
     try:
         config = build_config(args)
@@ -168,20 +159,27 @@ def main(argv: list[str] | None = None) -> int:
             except (ValueError, OSError) as error:
                 print(f"petunet: {error}", file=sys.stderr)
                 return 2
-            for path in workspace.remove_leftovers(config):
-                logging.info("petunet: removed %s, left behind by a killed run", path)
             started = time.time()
             try:
-                summary = run(config, data_root, started)
+                with console.StderrFilter():
+                    for path in workspace.remove_leftovers(config):
+                        logging.info("petunet: removed %s, left behind by a killed run", path)
+                    summary = run(config, data_root, started)
             except RuntimeError as error:
                 if not str(error).startswith(FAILURE_PREFIX):
                     raise
                 for line in str(error).splitlines():  # the run stopped before training
                     print(f"petunet: {line}", file=sys.stderr)
                 return 1
-            print(format_summary(summary, time.time() - started))
+            seconds = time.time() - started
+            print(format_summary(summary, seconds))
             with open(os.path.join(config.output_dir, "run_summary.json"), "w") as out:
                 json.dump(summary, out, indent=2, default=str)
+            with console.StderrFilter():
+                from pipeline.report.build import write_report
+
+                report = write_report(config, summary, data_root, seconds, started)
+            print(f"  report: {report}")
     except workspace.OutputDirBusy as error:
         print(f"petunet: {error}", file=sys.stderr)
         return 2

@@ -14,8 +14,15 @@ HEIGHT_KEY = "height"
 WIDTH_KEY = "width"
 SPECIES_KEY = "species"  # Oxford only: 1 cat, 2 dog (list files)
 BREED_ID_KEY = "breed_id"  # Oxford only: CLASS-ID 1..37
+OBJECT_SIZE_KEY = "object_size"  # the share of the image the objects cover, bucketed (slices)
 
-RAW_FEATURE_KEYS = (IMAGE_KEY, MASK_KEY, NAME_KEY, HEIGHT_KEY, WIDTH_KEY, SPECIES_KEY, BREED_ID_KEY)
+RAW_FEATURE_KEYS = (
+    IMAGE_KEY, MASK_KEY, NAME_KEY, HEIGHT_KEY, WIDTH_KEY, SPECIES_KEY, BREED_ID_KEY,
+    OBJECT_SIZE_KEY,
+)  # fmt: skip
+SPECIES_NAMES = {1: "cat", 2: "dog"}
+# object_size buckets: the upper bound (share of the labelled pixels) and the name
+OBJECT_SIZE_BUCKETS = ((0.2, "small"), (0.5, "medium"), (1.0, "large"))
 
 # --- Splits --------------------------------------------------------------------------------------
 TRAIN, EVAL, TEST = "train", "eval", "test"

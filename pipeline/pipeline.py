@@ -18,6 +18,7 @@ from components.data_gate.component import DataGate
 from components.example_gen.component import SegmentationExampleGen
 from components.pusher.component import AtomicPusher
 from components.schema_curator.component import SchemaCurator
+from components.transform.component import Transform
 from models.config import PipelineConfig
 from models.contracts import EVAL, TEST, TRAIN
 from models.evaluation import eval_config, tfma_metrics
@@ -33,7 +34,7 @@ COMPONENT_CODE: dict[str, tuple[str, ...]] = {
     node_ids.EXAMPLE_GEN: (SegmentationExampleGen.__module__,),
     "SchemaCurator": (SchemaCurator.__module__,),
     "DataGate": (DataGate.__module__,),
-    node_ids.TRANSFORM: (PREPROCESSING_FN.rpartition(".")[0],),
+    node_ids.TRANSFORM: (PREPROCESSING_FN.rpartition(".")[0], Transform.__module__),
     node_ids.TRAINER: (RUN_FN.rpartition(".")[0],),
     node_ids.EVALUATOR: (EVALUATOR_MODULE, tfma_metrics.MODULE),
     node_ids.TEST_EVALUATOR: (EVALUATOR_MODULE, tfma_metrics.MODULE),
@@ -95,7 +96,7 @@ def create_pipeline(
         allow_anomalies=config.allow_anomalies,
     )
     gated_schema = data_gate.outputs["gated_schema"]
-    transform = tfx.components.Transform(
+    transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=gated_schema,
         preprocessing_fn=PREPROCESSING_FN,

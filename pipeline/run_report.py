@@ -14,6 +14,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.pusher.executor import ALREADY_SERVING_KEY
+from models import contracts
 from pipeline import node_ids
 
 _OUTPUT_EVENTS = (
@@ -87,25 +88,35 @@ def custom_property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
     return getattr(value, kind) if kind else None
 
 
-def evaluation_metrics(evaluation_uri: str) -> dict[str, float]:
-    """Overall-slice metrics of a ModelEvaluation artifact (candidate model) as name -> value."""
+def _slice_name(slice_key) -> str:
+    """'' for the overall slice, else e.g. 'species: cat' or 'object_size: small'."""
+    parts = []
+    for single in slice_key.single_slice_keys:
+        kind = single.WhichOneof("kind")
+        value = getattr(single, kind)
+        value = value.decode() if isinstance(value, bytes) else value
+        if single.column == contracts.SPECIES_KEY:
+            value = contracts.SPECIES_NAMES.get(int(value), value)
+        parts.append(f"{single.column}: {value}")
+    return ", ".join(parts)
+
+
+def slice_metrics(evaluation_uri: str, model: str = "candidate") -> dict[str, dict[str, float]]:
+    """Metrics of one model ("candidate" or "baseline") per slice ('' = overall) of a
+    ModelEvaluation artifact; without a baseline, TFMA names no model and all is the candidate's."""
     import tensorflow_model_analysis as tfma
 
-    result = tfma.load_metrics(evaluation_uri)
-    metrics: dict[str, float] = {}
-    for per_slice in result:
-        if per_slice.slice_key.single_slice_keys:  # overall slice only
-            continue
+    slices: dict[str, dict[str, float]] = {}
+    for per_slice in tfma.load_metrics(evaluation_uri):
+        metrics = slices.setdefault(_slice_name(per_slice.slice_key), {})
         for key_and_value in per_slice.metric_keys_and_values:
             key = key_and_value.key
-            if key.is_diff:
-                continue
-            if key.model_name and key.model_name != "candidate":
+            if key.is_diff or (key.model_name or "candidate") != model:
                 continue
             value = key_and_value.value
             if value.HasField("double_value"):
                 metrics[key.name] = value.double_value.value
-    return metrics
+    return slices
 
 
 def summarize(metadata_path: str, pipeline_name: str, since: float | None = None) -> dict[str, Any]:
@@ -116,7 +127,10 @@ def summarize(metadata_path: str, pipeline_name: str, since: float | None = None
     for node_id, key in ((node_ids.EVALUATOR, "eval"), (node_ids.TEST_EVALUATOR, "test")):
         evaluation = nodes.get(node_id) and nodes[node_id].artifact("evaluation")
         if evaluation is not None:
-            summary[f"{key}_metrics"] = evaluation_metrics(evaluation.uri)
+            slices = slice_metrics(evaluation.uri)
+            summary[f"{key}_metrics"] = slices.pop("", {})
+            summary[f"{key}_slices"] = slices
+            summary[f"{key}_baseline_metrics"] = slice_metrics(evaluation.uri, "baseline").get("")
     blessing = nodes.get(node_ids.EVALUATOR) and nodes[node_ids.EVALUATOR].artifact("blessing")
     summary["blessed"] = bool(blessing and custom_property(blessing, "blessed"))
     pushed = nodes.get(node_ids.PUSHER) and nodes[node_ids.PUSHER].artifact("pushed_model")

@@ -30,7 +30,9 @@ def test_eval_config_structure():
     assert list(spec.preprocessing_function_names) == ["transform_features"]
     assert spec.label_key == "label" and spec.prediction_key == "probabilities"
     assert spec.model_type == tfma.TF_GENERIC and not spec.name and not spec.is_baseline
-    assert len(config.slicing_specs) == 1 and config.slicing_specs[0] == tfma.SlicingSpec()
+    overall, species, size = config.slicing_specs
+    assert overall == tfma.SlicingSpec()  # the overall metrics, then the slices
+    assert list(species.feature_keys) == ["species"] and list(size.feature_keys) == ["object_size"]
     thresholds = metric_specs.metric_thresholds_from_metrics_specs(config.metrics_specs, config)
     by_key = {(k.name, k.is_diff): [t for _, t in v] for k, v in thresholds.items()}
     assert set(by_key) == {("mean_iou", False), ("mean_iou", True), ("iou/pet", False),

@@ -19,8 +19,8 @@ from PIL import Image
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 from tfx import v1 as tfx
 
-from components.example_gen import oxford
 from components.example_gen.component import SegmentationExampleGen
+from components.example_gen.layouts import split_of
 from components.schema_curator.component import SchemaCurator
 from models import contracts
 from pipeline.synthetic.pets import generate_synthetic_pets
@@ -171,7 +171,7 @@ def test_every_example_decodes_to_the_original_pixels(pipeline_outputs, data_roo
             name = _feature(example, contracts.NAME_KEY).decode("utf-8")
             list_file, (class_id, species, _) = rows[name]
             expected_split = (
-                "test" if list_file == "test.txt" else oxford.trainval_split(name, EVAL_PERCENT)
+                "test" if list_file == "test.txt" else split_of(name, EVAL_PERCENT, False)
             )
             assert split == expected_split, name
             species_id = _feature(example, contracts.SPECIES_KEY)

@@ -13,7 +13,7 @@ from tfx.types import standard_artifacts
 from components.example_gen.component import SegmentationExampleGen
 from components.example_gen.driver import ExampleGenDriver
 from components.example_gen.executor import Executor
-from components.schema_curator.curate import strip_value_domains
+from components.schema_curator.curate import complete_value_domain, strip_value_domains
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 # --- schema curation -----------------------------------------------------------------------------
@@ -45,6 +45,15 @@ def test_shared_domain_stays_while_referenced() -> None:
     schema.string_domain.add(name="shared", value=["v"])
     assert strip_value_domains(schema, ["name"]) == ["name"]
     assert [d.name for d in schema.string_domain] == ["shared"]
+
+
+def test_a_known_category_gets_all_its_values() -> None:
+    schema = schema_pb2.Schema()
+    size = schema.feature.add(name="object_size", type=schema_pb2.BYTES)
+    size.string_domain.value.extend(["small", "medium"])  # the train split had no large pet
+    assert complete_value_domain(schema, "object_size", ["small", "medium", "large"])
+    assert list(size.string_domain.value) == ["small", "medium", "large"]
+    assert not complete_value_domain(schema, "species", ["1", "2"])
 
 
 # --- component and executor without a pipeline ---------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from components.example_gen import files
+from components.example_gen.layouts import split_of
 from components.example_gen.oxford import (
     Ingested,
     ListEntry,
@@ -18,7 +19,6 @@ from components.example_gen.oxford import (
     check_layout,
     ingest_entry,
     parse_list_line,
-    trainval_split,
 )
 
 H, W = 24, 32
@@ -197,14 +197,14 @@ def test_parse_list_line() -> None:
 
 def test_trainval_split_is_stable_and_follows_the_percentage() -> None:
     names = [f"pet_{i}" for i in range(2000)]
-    first = [trainval_split(n, 20) for n in names]
-    assert first == [trainval_split(n, 20) for n in names]
+    first = [split_of(n, 20, False) for n in names]
+    assert first == [split_of(n, 20, False) for n in names]
     share = first.count("eval") / len(names)
     assert 0.17 < share < 0.23
-    assert {trainval_split(n, 0) for n in names} == {"train"}
-    assert {trainval_split(n, 100) for n in names} == {"eval"}
+    assert {split_of(n, 0, False) for n in names} == {"train"}
+    assert {split_of(n, 100, False) for n in names} == {"eval"}
     # a larger percentage only moves names from train to eval, never back
-    more = [trainval_split(n, 40) for n in names]
+    more = [split_of(n, 40, False) for n in names]
     assert all(m == "eval" for f, m in zip(first, more, strict=True) if f == "eval")
 
 

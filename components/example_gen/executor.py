@@ -81,6 +81,8 @@ def to_example(item: Ingested) -> tf.train.Example:
     for key, value in extra.items():
         if value is not None:  # per-data-set fields (Oxford)
             feature[key] = _int(value)
+    if item.object_size is not None:
+        feature[contracts.OBJECT_SIZE_KEY] = _bytes(item.object_size.encode("utf-8"))
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from components.example_gen.files import DEFAULT_MAX_FILE_MB, UnreadableFile, read_in_root
+from models.contracts import OBJECT_SIZE_BUCKETS
 from models.dataset import DatasetSpec
 
 # Channels of each Pillow mode; a palette image counts as colour.
@@ -39,6 +40,7 @@ class Ingested:
     species: int | None = None  # Oxford only
     breed_id: int | None = None  # Oxford only
     reencoded: str | None = None  # why the image bytes were re-encoded, None if kept as found
+    object_size: str | None = None  # OBJECT_SIZE_BUCKETS name: how much of the image is objects
 
 
 @dataclass(frozen=True)
@@ -209,4 +211,15 @@ def ingest_pair(
         bad = ", ".join(str(v) for v in sorted(found - declared))
         allowed = ",".join(str(v) for v in sorted(declared))
         return Skipped(name, f"{noun} values outside {{{allowed}}} (found {bad}): {mask_rel}")
-    return Ingested(name, image_bytes, mask_bytes, height, width, reencoded=note)
+    size = object_size(values, spec)
+    return Ingested(name, image_bytes, mask_bytes, height, width, reencoded=note, object_size=size)
+
+
+def object_size(values: np.ndarray, spec: DatasetSpec) -> str:
+    """The bucket of the share of labelled pixels that are not background (slices by size)."""
+    labelled = (
+        values != spec.ignore_value if spec.ignore_value is not None else np.ones_like(values, bool)
+    )
+    background = spec.class_values[spec.background_class]
+    share = float(np.sum(labelled & (values != background))) / max(int(labelled.sum()), 1)
+    return next(name for bound, name in OBJECT_SIZE_BUCKETS if share < bound or bound >= 1.0)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from components.example_gen.files import DEFAULT_MAX_FILE_MB, is_dir, join, read_in_root
 from components.example_gen.images import Ingested, Skipped, ingest_pair
-from models.contracts import EVAL, TRAIN
 from models.dataset import OXFORD_PETS, DatasetSpec
 
 IMAGES_DIR = "images"
@@ -63,11 +62,6 @@ def parse_list_line(line: str) -> ListEntry | None:
 def eval_bucket(name: str) -> int:
     """A stable 0..99 bucket of a name (sha256, so it is the same on every run and machine)."""
     return int(hashlib.sha256(name.encode("utf-8")).hexdigest(), 16) % 100
-
-
-def trainval_split(name: str, eval_percent: int) -> str:
-    """`eval` for about eval_percent % of trainval names, `train` for the rest; fixed per name."""
-    return EVAL if eval_bucket(name) < eval_percent else TRAIN
 
 
 def list_lines(root: str, list_file: str) -> list[str] | None:

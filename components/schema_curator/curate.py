@@ -1,9 +1,11 @@
-"""Schema curation: identifiers are not categories.
+"""Schema curation: identifiers are not categories, and a known category has all its values.
 
 SchemaGen turns every string feature with few distinct values into a categorical feature with a
 value domain. On a small data set that includes `name`, a per-example identifier, and every
 new split or new data (whose names are new by definition) would then be flagged by
 ExampleValidator as an anomaly. Stripping those domains keeps type, presence and shape checks.
+A category whose values petunet defines (`object_size`: small, medium, large) gets all of them,
+whichever the train split happened to hold, so eval and test are checked against the real set.
 """
 
 from __future__ import annotations
@@ -35,3 +37,17 @@ def strip_value_domains(schema: schema_pb2.Schema, feature_names: Iterable[str])
     del schema.string_domain[:]
     schema.string_domain.extend(kept)
     return changed
+
+
+def complete_value_domain(
+    schema: schema_pb2.Schema, feature_name: str, values: Iterable[str]
+) -> bool:
+    """Gives a string feature the inline domain `values` (all of them); False if absent."""
+    for feature in schema.feature:
+        if feature.name == feature_name:
+            if feature.WhichOneof("domain_info") == "domain":
+                feature.ClearField("domain")
+            del feature.string_domain.value[:]
+            feature.string_domain.value.extend(values)
+            return True
+    return False

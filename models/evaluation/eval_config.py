@@ -19,7 +19,7 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 
 from models import contracts
-from models.dataset import OXFORD_PETS, DatasetSpec
+from models.dataset import OXFORD_LAYOUT, OXFORD_PETS, DatasetSpec
 from models.evaluation import tfma_metrics
 
 
@@ -32,6 +32,14 @@ def _blessing_threshold(lower_bound: float, change_threshold: float) -> tfma.Met
             absolute={"value": change_threshold},
         ),
     )
+
+
+def slicing_specs(dataset: DatasetSpec) -> list[tfma.SlicingSpec]:
+    """Metrics per object size for every data set, and per species (cat, dog) for Oxford."""
+    features = [contracts.OBJECT_SIZE_KEY]
+    if dataset.layout == OXFORD_LAYOUT:
+        features.insert(0, contracts.SPECIES_KEY)
+    return [tfma.SlicingSpec(feature_keys=[feature]) for feature in features]
 
 
 def build_eval_config(
@@ -76,6 +84,6 @@ def build_eval_config(
     ]
     return tfma.EvalConfig(
         model_specs=[model_spec],
-        slicing_specs=[tfma.SlicingSpec()],
+        slicing_specs=[tfma.SlicingSpec(), *slicing_specs(dataset)],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )

@@ -20,16 +20,11 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
-from models import contracts
+from models import contracts, visual
 from models.dataset import OXFORD_PETS, DatasetSpec
 from models.serving.export import DATASET_ASSET
 from models.transform import overlap_tile
 
-# Overlay colours of the foreground classes in class order (background stays unchanged).
-PALETTE = (
-    (255, 64, 64), (255, 220, 0), (64, 160, 255), (64, 220, 120), (200, 90, 255),
-    (255, 140, 30), (0, 220, 220), (255, 100, 200), (150, 110, 60), (160, 160, 160),
-)  # fmt: skip
 OVERLAY_ALPHA = 0.45
 LEGEND_ROW = 14  # px per legend line under the overlay
 
@@ -50,9 +45,13 @@ def load_dataset(model_dir: str) -> DatasetSpec:
 
 
 def class_colours(spec: DatasetSpec) -> dict[int, tuple[int, int, int]]:
-    """Mask value -> overlay colour for every class but background."""
-    values = [v for c, v in enumerate(spec.class_values) if c != spec.background_class]
-    return {value: PALETTE[i % len(PALETTE)] for i, value in enumerate(values)}
+    """Mask value -> overlay colour for every class but background (models/visual.py)."""
+    colours = visual.class_colours(spec.num_classes, spec.background_class)
+    return {
+        value: tuple(int(c) for c in colours[index])
+        for index, value in enumerate(spec.class_values)
+        if index != spec.background_class
+    }
 
 
 def tile_geometry(model) -> tuple[int, int]:

@@ -19,6 +19,8 @@ from models.config import PipelineConfig
 from models.serving import export
 from models.training import execution, inputs
 from models.training.model import build_training_model
+from models.training.panels import ValidationPanel
+from models.training.progress import TrainingProgress
 
 keras = tf.keras
 CONFIG_KEY = "config"
@@ -43,14 +45,21 @@ def fit(
     config: PipelineConfig,
     log_dir: str,
     backup: str,
+    extra_callbacks: tuple[keras.callbacks.Callback, ...] = (),
 ) -> keras.callbacks.History:
-    """Trains for config.train_steps, validating and checkpointing every checkpoint_every_steps."""
+    """Trains for config.train_steps, validating and checkpointing every checkpoint_every_steps.
+
+    Progress goes to the console (TrainingProgress), curves per class and the panel of eval
+    examples to TensorBoard, the metrics per epoch to training_log.csv.
+    """
     steps_per_epoch = min(config.checkpoint_every_steps, config.train_steps)
     epochs = math.ceil(config.train_steps / steps_per_epoch)
     callbacks = [
         keras.callbacks.BackupAndRestore(backup),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
         keras.callbacks.CSVLogger(os.path.join(log_dir, TRAINING_LOG), append=True),
+        TrainingProgress(config.train_steps, config.batch_size),
+        *extra_callbacks,
     ]
     return model.fit(
         train,
@@ -59,7 +68,7 @@ def fit(
         validation_data=evaluation,
         validation_steps=config.eval_steps,
         callbacks=callbacks,
-        verbose=2,
+        verbose=0,
     )
 
 
@@ -88,6 +97,7 @@ def run_fn(fn_args) -> None:
         config,
         fn_args.model_run_dir,
         backup_dir(backup_root, config, fn_args.train_files),
+        (ValidationPanel(next(iter(evaluation)), fn_args.model_run_dir, config.dataset),),
     )
     summary = {
         "device": plan.device,
@@ -96,7 +106,7 @@ def run_fn(fn_args) -> None:
     }
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "summary.json"), "w") as out:
         out.write(json.dumps(summary, indent=2))
-    logging.info("petunet training done: %s", summary)
+    logging.info("petunet: training done on %s (%s)", plan.device, plan.reason)
     export.export_serving_model(
         model, tf_transform_output, config.tile_size, fn_args.serving_model_dir, config.dataset
     )

@@ -1,0 +1,1 @@
+"""Transform: TFX's, with its materialized examples labelled as tf.Examples."""

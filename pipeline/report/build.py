@@ -1,0 +1,182 @@
+"""Gathers what a run did from its artifacts and writes `<output-dir>/report.html`.
+
+Everything is embedded (charts and images as data: URIs), so the file opens anywhere, with no
+server and no network. Sections whose inputs the run did not produce (a run stopped by a data
+gate trains nothing) are left out, and the report says why.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime
+import json
+import os
+from typing import Any
+
+import jinja2
+import tensorflow as tf
+
+from models import contracts
+from models.config import PipelineConfig
+from pipeline import node_ids, run_report
+from pipeline.report import gallery, plots
+
+REPORT_FILE = "report.html"
+TEMPLATE = "report.html.j2"
+SKIPS_SHOWN = 25
+SIGNATURES = (
+    (contracts.PREDICT_IMAGE_SIGNATURE, "image_bytes: encoded image, any size",
+     "mask [B, H, W] in the data set's label values, probabilities [B, H, W, K]"),
+    (contracts.SERVING_SIGNATURE, "examples: serialized tf.Example with `image`",
+     "probabilities [B, O, O, K], classes [B, O, O] on the canvas"),
+    (contracts.PREDICT_TILES_SIGNATURE, "tiles: uint8 [B, T, T, C]",
+     "probabilities [B, O, O, K] (overlap-tile inference)"),
+    (contracts.TRANSFORM_SIGNATURE, "examples: raw serialized tf.Example",
+     "the Transform outputs (used by the Evaluator)"),
+)  # fmt: skip
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _read_json(path: str) -> dict | None:
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def _training_rows(model_run_uri: str) -> list[dict[str, str]]:
+    path = os.path.join(model_run_uri, "training_log.csv")
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _class_counts(transformed_uri: str) -> list[float] | None:
+    """The train split's pixel count per class, as Transform's analyzer summed them."""
+    files = tf.io.gfile.glob(os.path.join(transformed_uri, "Split-train", "*"))
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1):
+        example = tf.train.Example.FromString(record.numpy())
+        return list(example.features.feature[contracts.CLASS_COUNTS_KEY].float_list.value)
+    return None
+
+
+def _ingest(examples_uri: str) -> dict[str, Any] | None:
+    report = _read_json(os.path.join(examples_uri, "ingest_report.json"))
+    if report is None:
+        return None
+    skipped = [
+        {"split": split, **entry}
+        for split, values in sorted(report["splits"].items())
+        for entry in values["skipped"]
+    ]
+    return {
+        **report,
+        "skipped_list": skipped[:SKIPS_SHOWN],
+        "skipped_more": len(skipped[SKIPS_SHOWN:]),
+    }
+
+
+def _verdict(config: PipelineConfig, summary: dict[str, Any]) -> dict[str, Any]:
+    foreground = [config.dataset.class_names[c] for c in config.dataset.foreground_classes]
+    thresholds = [(contracts.MEAN_IOU_NAME, config.mean_iou_threshold)] + [
+        (contracts.iou_name(name), config.foreground_iou_threshold) for name in foreground
+    ]
+    measured = summary.get("eval_metrics") or {}
+    baseline = summary.get("eval_baseline_metrics") or {}
+    rows = [
+        {"metric": name, "threshold": bound, "value": measured.get(name),
+         "baseline": baseline.get(name)}
+        for name, bound in thresholds
+    ]  # fmt: skip
+    return {
+        "blessed": summary.get("blessed"),
+        "rows": rows,
+        "baseline_model_id": summary.get("baseline_model_id"),
+        "change_threshold": config.change_threshold,
+    }
+
+
+def _gallery(nodes: dict[str, run_report.NodeRun], config: PipelineConfig) -> dict[str, Any] | None:
+    model = nodes.get(node_ids.TRAINER) and nodes[node_ids.TRAINER].artifact("model")
+    examples = nodes.get(node_ids.EXAMPLE_GEN) and nodes[node_ids.EXAMPLE_GEN].artifact("examples")
+    if not model or not examples:
+        return None
+    records = gallery.read_examples(examples.uri, contracts.EVAL)
+    scored, matrix = gallery.score_examples(
+        os.path.join(model.uri, "Format-Serving"), records, config.dataset
+    )
+    best, worst = gallery.best_and_worst(scored)
+
+    def cards(items: list[gallery.Scored]) -> list[dict[str, Any]]:
+        return [
+            {"name": s.name, "iou": s.mean_iou,
+             "src": _data_uri(gallery.overlay_strip(s, config.dataset))}
+            for s in items
+        ]  # fmt: skip
+
+    names = list(config.dataset.class_names)
+    return {
+        "best": cards(best),
+        "worst": cards(worst),
+        "scored": len(scored),
+        "confusion": _data_uri(plots.confusion_matrix(names, matrix)),
+    }
+
+
+def gather(
+    config: PipelineConfig, summary: dict[str, Any], data_root: str, seconds: float, since: float
+) -> dict[str, Any]:
+    """Every fact the report shows, read from this run's artifacts."""
+    nodes = run_report.last_run(config.metadata_path, config.pipeline_name, since)
+    spec = config.dataset
+    facts: dict[str, Any] = {
+        "created": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "seconds": seconds,
+        "config": config,
+        "dataset": spec,
+        "data_root": data_root,
+        "synthetic": config.data_root is None,
+        "summary": summary,
+        "states": summary.get("states", {}),
+        "signatures": SIGNATURES,
+        "verdict": _verdict(config, summary),
+        "foreground": [spec.class_names[c] for c in spec.foreground_classes],
+    }
+    examples = nodes.get(node_ids.EXAMPLE_GEN) and nodes[node_ids.EXAMPLE_GEN].artifact("examples")
+    facts["ingest"] = _ingest(examples.uri) if examples else None
+    transformed = nodes.get(node_ids.TRANSFORM) and nodes[node_ids.TRANSFORM].artifact(
+        "transformed_examples"
+    )
+    counts = _class_counts(transformed.uri) if transformed else None
+    if counts:
+        facts["balance"] = _data_uri(plots.class_balance(list(spec.class_names), counts))
+    run = nodes.get(node_ids.TRAINER) and nodes[node_ids.TRAINER].artifact("model_run")
+    rows = _training_rows(run.uri) if run else []
+    if rows:
+        steps_per_epoch = min(config.checkpoint_every_steps, config.train_steps)
+        facts["curves"] = _data_uri(plots.training_curves(rows, steps_per_epoch))
+        facts["training"] = _read_json(os.path.join(run.uri, "summary.json"))
+    facts["gallery"] = _gallery(nodes, config)
+    return facts
+
+
+def write_report(
+    config: PipelineConfig, summary: dict[str, Any], data_root: str, seconds: float, since: float
+) -> str:
+    """Renders the report into `<output-dir>/report.html`; returns its path."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(os.path.dirname(os.path.abspath(__file__))),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    facts = gather(config, summary, data_root, seconds, since)
+    html = environment.get_template(TEMPLATE).render(**facts)
+    path = os.path.join(config.output_dir, REPORT_FILE)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(html)
+    return path
