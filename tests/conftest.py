@@ -2,6 +2,20 @@
 
 import os
 
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import models  # noqa: E402, F401  (selects Keras 2 before any test imports TensorFlow)
+
+
+@pytest.fixture(scope="session")
+def first_run(tmp_path_factory):
+    """One end-to-end run of the test preset, shared by the tests that read its results."""
+    from pipeline import run_report
+    from tests.e2e_runs import run_pipeline
+
+    output_dir = str(tmp_path_factory.mktemp("e2e"))
+    result = run_pipeline(output_dir)
+    summary = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
+    return output_dir, result, summary

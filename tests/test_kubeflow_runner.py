@@ -9,7 +9,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_v2_runner
 from models import config as configs
-from tests.test_pipeline_e2e import ALL_NODES as COMPONENT_IDS
+from tests.e2e_runs import ALL_NODES as COMPONENT_IDS
 
 
 def test_compiled_spec_parses_with_one_task_per_component(tmp_path):

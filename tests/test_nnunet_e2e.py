@@ -16,8 +16,8 @@ from PIL import Image
 from models import contracts
 from pipeline import run_report
 from pipeline.synthetic.cells import render_cells
+from tests.e2e_runs import run_pipeline
 from tests.nnunet_folders import png, render_shapes, write, write_shapes
-from tests.test_pipeline_e2e import run_pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,8 @@
 """End to end: the real pipeline with LocalDagRunner on tiny synthetic data (test preset).
 
-One module-scoped first run is shared by the tests that read its results; later runs in the same
-output directory check caching and that a worse model is neither blessed nor pushed.
+The first run (a session fixture in conftest.py, shared with tests/test_e2e_run_output.py, which
+runs before this file) is read by the tests here; later runs in the same output directory check
+the data gate, caching, and that a worse model is neither blessed nor pushed.
 """
 
 from __future__ import annotations
@@ -18,43 +19,9 @@ from PIL import Image
 
 from models import contracts
 from pipeline import run_report
+from tests.e2e_runs import ALL_NODES, BEFORE_TRAINER, ROOT, run_pipeline
 
 pytestmark = pytest.mark.e2e
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BEFORE_TRAINER = {
-    "SegmentationExampleGen",
-    "StatisticsGen",
-    "SchemaGen",
-    "SchemaCurator",
-    "ExampleValidator",
-    "DataGate",
-    "Transform",
-}
-ALL_NODES = BEFORE_TRAINER | {
-    "Trainer",
-    "latest_blessed_model_resolver",
-    "Evaluator",
-    "test_evaluator",
-    "Pusher",
-}
-
-
-def run_pipeline(output_dir: str, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "local_runner.py", "--preset", "test", "--output-dir", output_dir]
-    result = subprocess.run(
-        [*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
-    return result
-
-
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    output_dir = str(tmp_path_factory.mktemp("e2e"))
-    result = run_pipeline(output_dir)
-    summary = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
-    return output_dir, result, summary
 
 
 def _jpeg(height: int, width: int, seed: int) -> bytes:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from pipeline import run_report
-from tests.test_pipeline_e2e import ROOT, run_pipeline
+from tests.e2e_runs import ROOT, run_pipeline
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,35 @@
+"""Running the real pipeline from tests: the command, the node ids a full run has."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BEFORE_TRAINER = {
+    "SegmentationExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "SchemaCurator",
+    "ExampleValidator",
+    "DataGate",
+    "Transform",
+}
+ALL_NODES = BEFORE_TRAINER | {
+    "Trainer",
+    "latest_blessed_model_resolver",
+    "Evaluator",
+    "test_evaluator",
+    "Pusher",
+}
+
+
+def run_pipeline(output_dir: str, *args: str) -> subprocess.CompletedProcess:
+    """local_runner.py on the test preset; fails the test with the output's tail if it fails."""
+    command = [sys.executable, "local_runner.py", "--preset", "test", "--output-dir", output_dir]
+    result = subprocess.run(
+        [*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    return result
