@@ -44,6 +44,7 @@ OVERRIDES = {
     "--steps-per-execution": ("steps_per_execution", int),
     "--border-max-objects": ("border_max_objects", int),
     "--max-file-mb": ("max_file_mb", float),
+    "--max-image-megapixels": ("max_image_megapixels", float),
     "--max-skipped-percent": ("max_skipped_percent", float),
     "--min-eval-examples": ("min_eval_examples", int),
 }

@@ -30,6 +30,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "synthetic_seed": (0, 2**31 - 1, False),
     "eval_percent": (1, 49, False),
     "max_file_mb": (0.0, 100_000.0, True),
+    "max_image_megapixels": (0.0, 1000.0, True),
     "tile_size": (1, geometry.MAX_TILE, False),
     "depth": (1, geometry.MAX_DEPTH, False),
     "base_filters": (1, 1024, False),
@@ -93,6 +94,7 @@ class PipelineConfig:
     eval_percent: int = 20  # share of the training names that goes to `eval` (by name hash)
     oxford_border_as_ignore: bool = False  # Oxford trimaps: border pixels weigh nothing
     max_file_mb: float = 64.0  # the largest image or mask file read; larger ones are skipped
+    max_image_megapixels: float = 40.0  # the served model refuses larger images (from the header)
     # --- network (paper, Fig. 1) ---
     tile_size: int = 572
     depth: int = 5

@@ -66,11 +66,14 @@ def dice_name(class_name: str) -> str:
 # --- The exported SavedModel ---------------------------------------------------------------------
 SERVING_SIGNATURE = "serving_default"  # serialized tf.Example -> probabilities, classes
 TRANSFORM_SIGNATURE = "transform_features"  # serialized raw tf.Example -> Transform outputs
-PREDICT_IMAGE_SIGNATURE = "predict_image"  # image bytes -> mask and probabilities at H x W
+PREDICT_IMAGE_SIGNATURE = "predict_image"  # image bytes (mixed sizes) -> masks at H x W
+PREDICT_IMAGE_TILED_SIGNATURE = "predict_image_tiled"  # the same by overlap-tile, no resizing
+PREDICT_IMAGE_PROBABILITIES_SIGNATURE = "predict_image_probabilities"  # K floats per pixel
 PREDICT_TILES_SIGNATURE = "predict_tiles"  # uint8 tiles -> probabilities on the output tiles
 EXAMPLES_INPUT = "examples"
 IMAGE_BYTES_INPUT = "image_bytes"
 TILES_INPUT = "tiles"
-PROBABILITIES_KEY = "probabilities"  # float32 [B, O, O, K] (or [B, H, W, K])
+PROBABILITIES_KEY = "probabilities"  # float32 [B, O, O, K] (or [B, H, W, K], padded with 0)
 CLASSES_KEY = "classes"  # int64 [B, O, O]
-MASK_OUTPUT_KEY = "mask"  # int32 [B, H, W] in the data set's own label values
+MASK_OUTPUT_KEY = "mask"  # int32 [B, H, W] in the data set's label values, -1 as padding
+MASK_PNG_KEY = "mask_png"  # string [B]: each mask as an 8-bit PNG at its image's size

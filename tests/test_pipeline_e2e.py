@@ -180,14 +180,3 @@ def test_prediction_cli_writes_mask_and_overlay_at_the_input_size(first_run, tmp
             assert overlay.size == image.size and overlay.mode == "RGB"
     # A broken file is reported and makes the exit code non-zero; the others are still written.
     assert predict.main(["--model", summary["pushed_to"], "--out", str(out), str(bad)]) == 1
-
-
-def test_overlap_tiles_cover_the_image_edge_to_edge():
-    from models.serving import predict
-
-    image = np.arange(50 * 70 * 3, dtype=np.uint8).reshape(50, 70, 3)
-    tiles, rows, cols = predict.overlap_tiles(image, tile=92, output=52)
-    assert (rows, cols) == (1, 2) and tiles.shape == (2, 92, 92, 3)
-    m = 20  # margin: (92 - 52) / 2
-    np.testing.assert_array_equal(tiles[0][m : m + 50, m : m + 52], image[:, :52])
-    np.testing.assert_array_equal(tiles[1][m : m + 50, m : m + 18], image[:, 52:])

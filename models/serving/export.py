@@ -1,15 +1,23 @@
 """The servable SavedModel: signatures that need no Keras and no project code at load time.
 
+- predict_image: encoded images (JPEG/PNG/GIF/BMP; any sizes, mixed in one request) -> per image
+  `mask_png` (PNG bytes of the mask in the data set's label values, at the image's own size),
+  `mask` [B, H, W] (padded with -1 to the request's largest image) and `image_size` [B, 2].
+  The image is fitted onto the model's canvas, as in training.
+- predict_image_tiled: the same outputs at full resolution by overlap-tile (paper, Fig. 2): no
+  resizing, tiles through the network in fixed-size batches, so memory follows the batch.
+- predict_image_probabilities: per-class probabilities [B, H, W, K] at each image's size (padded
+  with 0), only when asked for: they are K floats per pixel.
 - serving_default: serialized tf.Example (only `image` is read) -> probabilities [B, O, O, K],
-  classes [B, O, O] (class indices).
+  classes [B, O, O] on the canvas (class indices).
 - transform_features: serialized raw tf.Example -> Transform outputs (label, ...) for the Evaluator.
-- predict_image: encoded JPEG/PNG/GIF/BMP bytes of any size -> mask in the data set's own label
-  values (Oxford: 1 pet, 2 background, 3 border) and probabilities at the image's own H x W.
-- predict_tiles: uint8 tiles [B, T, T, C] -> probabilities [B, O, O, K], for overlap-tile
-  inference on large images without resizing (models/serving/predict.py --tile).
-The Transform graph (tft layer) is embedded, so serving runs exactly the training preprocessing.
-The data set's description (class names and values, channels) is written beside the model as
-`assets.extra/dataset.json` for clients such as the prediction CLI.
+- predict_tiles: uint8 tiles [B, T, T, C] -> probabilities [B, O, O, K].
+Every image is checked before it is decoded (models/serving/image_io.py): its header size against
+`max_megapixels`, and anything that is not an image fails with INVALID_ARGUMENT. The Transform
+graph (tft layer) is embedded, so serving runs exactly the training preprocessing. Beside the
+model: `assets.extra/dataset.json` (the classes and values, for clients such as the prediction
+CLI) and `assets.extra/tf_serving_warmup_requests` (TF Serving replays them at load, so the first
+real request does not pay for tracing).
 """
 
 from __future__ import annotations
@@ -20,12 +28,12 @@ import tensorflow as tf
 
 from models import contracts
 from models.dataset import DatasetSpec
+from models.serving import image_io, tiling, warmup
 from models.transform import overlap_tile
 
 DATASET_ASSET = os.path.join("assets.extra", "dataset.json")
-
-# First bytes of the formats tf.io.decode_image reads: JPEG, PNG, GIF, BMP.
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
+RESIZE_STRIP_ROWS = 256  # full-resolution rows resized at a time: bounds the float memory
+TILE_BATCH = 4  # tiles per network call in predict_image_tiled
 
 
 def _raw_feature(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
@@ -35,60 +43,111 @@ def _raw_feature(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
     return tf.sparse.from_dense(tf.reshape(values, [-1, 1]))
 
 
-def _check_image_bytes(image_bytes: tf.Tensor) -> tf.Operation:
-    """A clear error for bytes that are not an image, instead of a decoder's internal message."""
-    prefixes = [tf.strings.substr(image_bytes, 0, len(m)) == m for m in _MAGIC]
-    recognised = tf.reduce_any(tf.stack(prefixes, axis=0), axis=0)
-    return tf.debugging.Assert(
-        tf.reduce_all(recognised),
-        ["predict_image: input is not a JPEG, PNG, GIF or BMP image (first bytes unrecognised)"],
-    )
+def _resize_rows(columns: tf.Tensor, rows: tf.Tensor, height: tf.Tensor) -> tf.Tensor:
+    """Bilinear resize along axis 0 of [h, W, K] to output rows `rows` of `height` (the same
+    half-pixel-centre rule as tf.image.resize), for a strip of rows at a time."""
+    h = tf.shape(columns)[0]
+    scale = tf.cast(h, tf.float32) / tf.cast(height, tf.float32)
+    source = tf.maximum((tf.cast(rows, tf.float32) + 0.5) * scale - 0.5, 0.0)
+    low = tf.minimum(tf.cast(tf.floor(source), tf.int32), h - 1)
+    high = tf.minimum(low + 1, h - 1)
+    weight = (source - tf.cast(low, tf.float32))[:, None, None]
+    return tf.gather(columns, low) * (1.0 - weight) + tf.gather(columns, high) * weight
 
 
-def _to_image_size(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
-    """Canvas probabilities -> probabilities at the original image size."""
-    probabilities, box, size = args
-    box = tf.cast(box, tf.int32)
-    region = probabilities[box[0] : box[0] + box[2], box[1] : box[1] + box[3]]
-    return tf.image.resize(region, tf.cast(size, tf.int32), method="bilinear")
+def _full_size_classes(region: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """int32 [H, W]: the most probable class of canvas probabilities `region` [h, w, K] resized
+    to the image's size, strip by strip (never H x W x K floats at once)."""
+    height, width = size[0], size[1]
+    columns = tf.image.resize(region, tf.stack([tf.shape(region)[0], width]), method="bilinear")
+    starts = tf.range(0, height, RESIZE_STRIP_ROWS)
+
+    def strip(start: tf.Tensor) -> tf.Tensor:
+        rows = tf.range(start, tf.minimum(start + RESIZE_STRIP_ROWS, height))
+        classes = tf.argmax(_resize_rows(columns, rows, height), axis=-1, output_type=tf.int32)
+        return tf.pad(classes, [[0, RESIZE_STRIP_ROWS - tf.shape(rows)[0]], [0, 0]])
+
+    strips = tf.map_fn(strip, starts, fn_output_signature=tf.TensorSpec([None, None], tf.int32))
+    return tf.reshape(strips, [-1, width])[:height]
 
 
 class SegmentationServer(tf.Module):
     """Holds the trained network and the Transform layer; its tf.functions are the signatures."""
 
     def __init__(
-        self, model: tf.keras.Model, tf_transform_output, tile_size: int, dataset: DatasetSpec
+        self,
+        model: tf.keras.Model,
+        tf_transform_output,
+        tile_size: int,
+        dataset: DatasetSpec,
+        max_megapixels: float = image_io.DEFAULT_MAX_MEGAPIXELS,
     ) -> None:
         super().__init__(name="petunet")
         self.model = model
         self.tft_layer = tf_transform_output.transform_features_layer()
         self._raw_spec = tf_transform_output.raw_feature_spec()
         self._tile_size = tile_size
+        self._output_size = int(model.output_shape[1])
         self._channels = dataset.num_channels
         self._num_classes = dataset.num_classes
         self._class_values = tf.constant(dataset.class_values, tf.int32)
+        self._max_megapixels = max_megapixels
 
-    def _label_values(self, probabilities: tf.Tensor) -> tf.Tensor:
-        """The most probable class per pixel, as the data set's own mask value."""
-        return tf.gather(self._class_values, tf.argmax(probabilities, axis=-1))
-
-    def _transform(self, raw: dict) -> dict[str, tf.Tensor]:
-        return self.tft_layer(raw)
-
+    # --- shared pieces ---------------------------------------------------------------------------
     def _tile_probabilities(self, tiles: tf.Tensor) -> tf.Tensor:
         logits = self.model(tiles, training=False)
         return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
 
     def _probabilities(self, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
+        tile = self._tile_size
         tiles = tf.map_fn(
-            lambda b: overlap_tile.parse_tile(b, self._tile_size, self._channels),
+            lambda b: overlap_tile.parse_tile(b, tile, self._channels),
             transformed[contracts.TILE_KEY],
-            fn_output_signature=tf.TensorSpec(
-                [self._tile_size, self._tile_size, self._channels], tf.uint8
-            ),
+            fn_output_signature=tf.TensorSpec([tile, tile, self._channels], tf.uint8),
         )
         return self._tile_probabilities(tiles)
 
+    def _checked_sizes(self, image_bytes: tf.Tensor) -> tf.Tensor:
+        """int64 [B, 2] header sizes, each image checked (INVALID_ARGUMENT otherwise)."""
+        return tf.map_fn(
+            lambda b: image_io.checked_size(b, self._max_megapixels),
+            image_bytes,
+            fn_output_signature=tf.TensorSpec([2], tf.int64),
+        )
+
+    def _canvas(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The Transform layer's outputs for checked images (any sizes)."""
+        with tf.control_dependencies([self._checked_sizes(image_bytes)]):
+            image_bytes = tf.identity(image_bytes)
+        raw = {contracts.IMAGE_KEY: _raw_feature(image_bytes, self._raw_spec[contracts.IMAGE_KEY])}
+        return self.tft_layer(raw)
+
+    def _answer(self, classes: tf.Tensor, sizes: tf.Tensor) -> dict[str, tf.Tensor]:
+        """mask_png, mask (padded with -1) and image_size from per-image classes padded to
+        [B, Hmax, Wmax] and sizes [B, 2]."""
+
+        def one(args: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+            padded, size = args
+            values = tf.gather(self._class_values, padded[: size[0], : size[1]])
+            png = tf.io.encode_png(tf.cast(values, tf.uint8)[..., None])
+            extra = tf.shape(padded) - size
+            return png, tf.pad(values, [[0, extra[0]], [0, extra[1]]], constant_values=-1)
+
+        png, mask = tf.map_fn(
+            one,
+            (classes, tf.cast(sizes, tf.int32)),
+            fn_output_signature=(
+                tf.TensorSpec([], tf.string),
+                tf.TensorSpec([None, None], tf.int32),
+            ),
+        )
+        return {
+            contracts.MASK_PNG_KEY: png,
+            contracts.MASK_OUTPUT_KEY: mask,
+            contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64),
+        }
+
+    # --- signatures -----------------------------------------------------------------------------
     @tf.function
     def predict_tiles(self, tiles: tf.Tensor) -> dict[str, tf.Tensor]:
         return {contracts.PROBABILITIES_KEY: self._tile_probabilities(tiles)}
@@ -97,7 +156,7 @@ class SegmentationServer(tf.Module):
     def serving_default(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         image_spec = {contracts.IMAGE_KEY: self._raw_spec[contracts.IMAGE_KEY]}
         raw = tf.io.parse_example(examples, image_spec)
-        probabilities = self._probabilities(self._transform(raw))
+        probabilities = self._probabilities(self.tft_layer(raw))
         return {
             contracts.PROBABILITIES_KEY: probabilities,
             contracts.CLASSES_KEY: tf.argmax(probabilities, axis=-1),
@@ -106,7 +165,7 @@ class SegmentationServer(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contracts.EXAMPLES_INPUT)])
     def transform_features(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = tf.io.parse_example(examples, self._raw_spec)
-        transformed = self._transform(raw)
+        transformed = self.tft_layer(raw)
         return {
             contracts.LABEL_KEY: transformed[contracts.LABEL_KEY],
             contracts.CANVAS_BOX_KEY: transformed[contracts.CANVAS_BOX_KEY],
@@ -117,25 +176,77 @@ class SegmentationServer(tf.Module):
         input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
     )
     def predict_image(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Images of one request must share a size (send one image per request otherwise)."""
-        with tf.control_dependencies([_check_image_bytes(image_bytes)]):
-            image_bytes = tf.identity(image_bytes)
-        raw = {contracts.IMAGE_KEY: _raw_feature(image_bytes, self._raw_spec[contracts.IMAGE_KEY])}
-        transformed = self._transform(raw)
+        transformed = self._canvas(image_bytes)
         probabilities = self._probabilities(transformed)
+        sizes = tf.cast(transformed[contracts.IMAGE_SIZE_KEY], tf.int32)
+        largest = tf.reduce_max(sizes, axis=0)
+
+        def one(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
+            canvas, box, size = args
+            box = tf.cast(box, tf.int32)
+            region = canvas[box[0] : box[0] + box[2], box[1] : box[1] + box[3]]
+            classes = _full_size_classes(region, size)
+            return tf.pad(classes, [[0, largest[0] - size[0]], [0, largest[1] - size[1]]])
+
+        classes = tf.map_fn(
+            one,
+            (probabilities, transformed[contracts.CANVAS_BOX_KEY], sizes),
+            fn_output_signature=tf.TensorSpec([None, None], tf.int32),
+        )
+        return self._answer(classes, sizes)
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
+    )
+    def predict_image_tiled(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        sizes = self._checked_sizes(image_bytes)
+        largest = tf.cast(tf.reduce_max(sizes, axis=0), tf.int32)
+
+        def one(encoded: tf.Tensor) -> tf.Tensor:
+            image = image_io.checked_decode(encoded, self._channels, self._max_megapixels)
+            classes = tiling.tiled_classes(
+                image, self._tile_size, self._output_size, TILE_BATCH, self._tile_probabilities
+            )
+            size = tf.shape(classes)
+            return tf.pad(classes, [[0, largest[0] - size[0]], [0, largest[1] - size[1]]])
+
+        classes = tf.map_fn(
+            one, image_bytes, fn_output_signature=tf.TensorSpec([None, None], tf.int32)
+        )
+        return self._answer(classes, sizes)
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
+    )
+    def predict_image_probabilities(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        transformed = self._canvas(image_bytes)
+        probabilities = self._probabilities(transformed)
+        sizes = tf.cast(transformed[contracts.IMAGE_SIZE_KEY], tf.int32)
+        largest = tf.reduce_max(sizes, axis=0)
+
+        def one(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
+            canvas, box, size = args
+            box = tf.cast(box, tf.int32)
+            region = canvas[box[0] : box[0] + box[2], box[1] : box[1] + box[3]]
+            resized = tf.image.resize(region, size, method="bilinear")
+            return tf.pad(resized, [[0, largest[0] - size[0]], [0, largest[1] - size[1]], [0, 0]])
+
         resized = tf.map_fn(
-            _to_image_size,
-            (
-                probabilities,
-                transformed[contracts.CANVAS_BOX_KEY],
-                transformed[contracts.IMAGE_SIZE_KEY],
-            ),
+            one,
+            (probabilities, transformed[contracts.CANVAS_BOX_KEY], sizes),
             fn_output_signature=tf.TensorSpec([None, None, self._num_classes], tf.float32),
         )
         return {
-            contracts.MASK_OUTPUT_KEY: self._label_values(resized),
             contracts.PROBABILITIES_KEY: resized,
+            contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64),
         }
+
+
+IMAGE_SIGNATURES = (
+    contracts.PREDICT_IMAGE_SIGNATURE,
+    contracts.PREDICT_IMAGE_TILED_SIGNATURE,
+    contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE,
+)
 
 
 def export_serving_model(
@@ -144,13 +255,18 @@ def export_serving_model(
     tile_size: int,
     export_dir: str,
     dataset: DatasetSpec,
+    max_megapixels: float = image_io.DEFAULT_MAX_MEGAPIXELS,
 ) -> None:
-    """Writes the SavedModel with its signatures and the data set's description to `export_dir`."""
-    server = SegmentationServer(model, tf_transform_output, tile_size, dataset)
+    """Writes the SavedModel, the data set's description and the warm-up requests."""
+    server = SegmentationServer(model, tf_transform_output, tile_size, dataset, max_megapixels)
     signatures = {
         contracts.SERVING_SIGNATURE: server.serving_default.get_concrete_function(),
         contracts.TRANSFORM_SIGNATURE: server.transform_features.get_concrete_function(),
         contracts.PREDICT_IMAGE_SIGNATURE: server.predict_image.get_concrete_function(),
+        contracts.PREDICT_IMAGE_TILED_SIGNATURE: server.predict_image_tiled.get_concrete_function(),
+        contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE: (
+            server.predict_image_probabilities.get_concrete_function()
+        ),
         contracts.PREDICT_TILES_SIGNATURE: server.predict_tiles.get_concrete_function(
             tf.TensorSpec(
                 [None, tile_size, tile_size, dataset.num_channels],
@@ -160,7 +276,10 @@ def export_serving_model(
         ),
     }
     tf.saved_model.save(server, export_dir, signatures=signatures)
-    asset = os.path.join(export_dir, DATASET_ASSET)
-    tf.io.gfile.makedirs(os.path.dirname(asset))
-    with tf.io.gfile.GFile(asset, "w") as f:
+    extra = os.path.join(export_dir, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    with tf.io.gfile.GFile(os.path.join(export_dir, DATASET_ASSET), "w") as f:
         f.write(dataset.to_json())
+    warmup.write_requests(
+        os.path.join(extra, warmup.WARMUP_FILE), IMAGE_SIGNATURES, dataset.num_channels
+    )

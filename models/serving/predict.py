@@ -6,13 +6,15 @@ Writes NAME_mask.png (the data set's own label values, e.g. Oxford's 1 pet, 2 ba
 3 border; the input's size) and NAME_overlay.png (the image with one colour per class blended in,
 and a legend in its corner). By default an image is resized onto the
 model's canvas, as in training (`predict_image` signature). With --tile, large images are
-segmented by overlap-tile without resizing (paper, Fig. 2): the image is mirror-extended, cut into
-T x T tiles whose O x O outputs cover it edge to edge, and the outputs are stitched.
+segmented by overlap-tile without resizing (paper, Fig. 2; `predict_image_tiled`): the model
+mirror-extends the image, cuts it into T x T tiles whose O x O outputs cover it edge to edge, and
+stitches the outputs.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 
@@ -54,55 +56,12 @@ def class_colours(spec: DatasetSpec) -> dict[int, tuple[int, int, int]]:
     }
 
 
-def tile_geometry(model) -> tuple[int, int]:
-    """(tile T, output O) read from the model's predict_tiles signature."""
-    signature = model.signatures[contracts.PREDICT_TILES_SIGNATURE]
-    tile = signature.structured_input_signature[1][contracts.TILES_INPUT].shape[1]
-    output = signature.structured_outputs[contracts.PROBABILITIES_KEY].shape[1]
-    return int(tile), int(output)
-
-
-def predict_resized(model, image_bytes: bytes) -> np.ndarray:
-    """Mask [H, W] in label values via the model's own preprocessing (resize onto the canvas)."""
-    result = model.signatures[contracts.PREDICT_IMAGE_SIGNATURE](
-        **{contracts.IMAGE_BYTES_INPUT: tf.constant([image_bytes])}
-    )
-    return result[contracts.MASK_OUTPUT_KEY].numpy()[0]
-
-
-def overlap_tiles(image: np.ndarray, tile: int, output: int) -> tuple[np.ndarray, int, int]:
-    """Mirror-extended T x T tiles whose O x O outputs cover the image; (tiles, rows, cols)."""
-    height, width = image.shape[:2]
-    rows, cols = -(-height // output), -(-width // output)
-    margin = (tile - output) // 2
-    ys = overlap_tile.reflect_indices(tf.range(rows * output + 2 * margin) - margin, height)
-    xs = overlap_tile.reflect_indices(tf.range(cols * output + 2 * margin) - margin, width)
-    extended = image[ys.numpy()][:, xs.numpy()]
-    tiles = [
-        extended[r * output : r * output + tile, c * output : c * output + tile]
-        for r in range(rows)
-        for c in range(cols)
-    ]
-    return np.stack(tiles), rows, cols
-
-
-def predict_tiled(model, image: np.ndarray, spec: DatasetSpec, batch_size: int = 4) -> np.ndarray:
-    """Mask [H, W] in label values by overlap-tile inference at the image's own resolution."""
-    tile, output = tile_geometry(model)
-    tiles, rows, cols = overlap_tiles(image, tile, output)
-    predict = model.signatures[contracts.PREDICT_TILES_SIGNATURE]
-
-    def probabilities_of(batch: np.ndarray) -> np.ndarray:
-        outputs = predict(**{contracts.TILES_INPUT: tf.constant(batch)})
-        return outputs[contracts.PROBABILITIES_KEY].numpy()
-
-    probabilities = np.concatenate(
-        [probabilities_of(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]
-    )
-    grid = probabilities.reshape(rows, cols, output, output, -1).transpose(0, 2, 1, 3, 4)
-    stitched = grid.reshape(rows * output, cols * output, -1)
-    classes = stitched[: image.shape[0], : image.shape[1]].argmax(-1)
-    return np.asarray(spec.class_values, np.uint8)[classes]
+def predict_mask(model, image_bytes: bytes, tiled: bool) -> np.ndarray:
+    """Mask [H, W] in the data set's label values, from the model's `mask_png`: the image fitted
+    onto the canvas as in training, or (tiled) overlap-tile at full resolution."""
+    name = contracts.PREDICT_IMAGE_TILED_SIGNATURE if tiled else contracts.PREDICT_IMAGE_SIGNATURE
+    outputs = model.signatures[name](**{contracts.IMAGE_BYTES_INPUT: tf.constant([image_bytes])})
+    return np.asarray(Image.open(io.BytesIO(outputs[contracts.MASK_PNG_KEY].numpy()[0])))
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, spec: DatasetSpec) -> np.ndarray:
@@ -132,7 +91,7 @@ def predict_file(model, spec: DatasetSpec, path: str, out_dir: str, tiled: bool)
     with open(path, "rb") as f:
         image_bytes = f.read()
     image = overlap_tile.decode_image(tf.constant(image_bytes), spec.num_channels).numpy()
-    mask = predict_tiled(model, image, spec) if tiled else predict_resized(model, image_bytes)
+    mask = predict_mask(model, image_bytes, tiled)
     if mask.shape != image.shape[:2]:
         raise RuntimeError(f"{path}: mask {mask.shape} does not match image {image.shape[:2]}")
     name = os.path.splitext(os.path.basename(path))[0]

@@ -108,5 +108,10 @@ def run_fn(fn_args) -> None:
         out.write(json.dumps(summary, indent=2))
     logging.info("petunet: training done on %s (%s)", plan.device, plan.reason)
     export.export_serving_model(
-        model, tf_transform_output, config.tile_size, fn_args.serving_model_dir, config.dataset
+        model,
+        tf_transform_output,
+        config.tile_size,
+        fn_args.serving_model_dir,
+        config.dataset,
+        config.max_image_megapixels,
     )

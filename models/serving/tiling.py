@@ -1,0 +1,57 @@
+"""Overlap-tile inference at the image's own resolution, in the graph (paper, Fig. 2).
+
+The image is mirror-extended, cut into T x T tiles whose O x O outputs cover it edge to edge, and
+the tiles go through the network in batches of a fixed size, so memory is bounded by the batch,
+not by the image: only each tile's most probable class (one byte per pixel) is kept and stitched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tensorflow as tf
+
+from models.transform.overlap_tile import reflect_indices
+
+
+def tiled_classes(
+    image: tf.Tensor,
+    tile: int,
+    output: int,
+    batch_size: int,
+    probabilities_of: Callable[[tf.Tensor], tf.Tensor],
+) -> tf.Tensor:
+    """int32 [H, W] class per pixel of image [H, W, C] (uint8), by overlap-tile.
+
+    probabilities_of: uint8 tiles [n, T, T, C] -> [n, O, O, K] (n <= batch_size).
+    """
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    margin = (tile - output) // 2
+    rows = (height + output - 1) // output
+    cols = (width + output - 1) // output
+    ys = reflect_indices(tf.range(rows * output + 2 * margin) - margin, height)
+    xs = reflect_indices(tf.range(cols * output + 2 * margin) - margin, width)
+    extended = tf.gather(tf.gather(image, ys, axis=0), xs, axis=1)
+    count = rows * cols
+
+    def cut(k: tf.Tensor) -> tf.Tensor:
+        top, left = (k // cols) * output, (k % cols) * output
+        return tf.slice(extended, [top, left, 0], [tile, tile, -1])
+
+    def body(start: tf.Tensor, done: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+        indices = tf.range(start, tf.minimum(start + batch_size, count))
+        tiles = tf.map_fn(
+            cut, indices, fn_output_signature=tf.TensorSpec([tile, tile, None], image.dtype)
+        )
+        classes = tf.cast(tf.argmax(probabilities_of(tiles), axis=-1), tf.uint8)
+        return start + batch_size, done.scatter(indices, classes)
+
+    _, done = tf.while_loop(
+        lambda start, _: start < count,
+        body,
+        (tf.constant(0), tf.TensorArray(tf.uint8, size=count, element_shape=[output, output])),
+    )
+    grid = tf.reshape(done.stack(), [rows, cols, output, output])
+    stitched = tf.reshape(tf.transpose(grid, [0, 2, 1, 3]), [rows * output, cols * output])
+    return tf.cast(stitched[:height, :width], tf.int32)

@@ -1,0 +1,187 @@
+"""The served model of the first end-to-end run, as TF Serving would call it: mixed sizes, PNG
+masks, full-resolution overlap-tile, a pixel limit read from the header, every bad input refused
+with a message, every common image mode served, warm-up requests, and the README's requests."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import resource
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorflow_serving.apis import prediction_log_pb2
+
+from bench import plain_serving
+from models import contracts
+from models.serving import warmup
+
+pytestmark = pytest.mark.e2e
+TRIMAP_VALUES = {1, 2, 3}
+
+
+@pytest.fixture(scope="module")
+def model(first_run):
+    _, _, summary = first_run
+    return tf.saved_model.load(summary["pushed_to"]), summary["pushed_to"]
+
+
+def _encode(array: np.ndarray, fmt: str = "PNG", mode: str | None = None) -> bytes:
+    image = Image.fromarray(array)
+    if mode:
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def _photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    from pipeline.synthetic.pets import render_pet
+
+    image, _, _ = render_pet(seed, 3, (height, width))
+    return image
+
+
+def _call(model, signature: str, images: list[bytes]) -> dict[str, np.ndarray]:
+    out = model.signatures[signature](**{contracts.IMAGE_BYTES_INPUT: tf.constant(images)})
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def _png_mask(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize(
+    "signature", [contracts.PREDICT_IMAGE_SIGNATURE, contracts.PREDICT_IMAGE_TILED_SIGNATURE]
+)
+def test_one_request_holds_images_of_different_sizes(model, signature):
+    sizes = [(120, 90), (70, 160), (33, 41)]
+    images = [_encode(_photo(h, w, i)) for i, (h, w) in enumerate(sizes)]
+    out = _call(model[0], signature, images)
+    assert out[contracts.IMAGE_SIZE_KEY].tolist() == [list(s) for s in sizes]
+    assert out[contracts.MASK_OUTPUT_KEY].shape == (3, 120, 160)
+    for i, (h, w) in enumerate(sizes):
+        mask = _png_mask(out[contracts.MASK_PNG_KEY][i])
+        assert mask.shape == (h, w) and set(np.unique(mask)) <= TRIMAP_VALUES
+        padded = out[contracts.MASK_OUTPUT_KEY][i]
+        np.testing.assert_array_equal(padded[:h, :w], mask)
+        assert (padded[h:] == -1).all() and (padded[:, w:] == -1).all()
+
+
+def test_the_tiled_mask_equals_numpy_stitching_of_the_same_model(model):
+    loaded, _ = model
+    image = _photo(800, 1000, seed=5)
+    out = _call(loaded, contracts.PREDICT_IMAGE_TILED_SIGNATURE, [_encode(image)])
+    tiles = loaded.signatures[contracts.PREDICT_TILES_SIGNATURE]
+    tile = tiles.structured_input_signature[1][contracts.TILES_INPUT].shape[1]
+    output = tiles.structured_outputs[contracts.PROBABILITIES_KEY].shape[1]
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        return tiles(**{contracts.TILES_INPUT: tf.constant(batch)})[
+            contracts.PROBABILITIES_KEY
+        ].numpy()
+
+    reference = plain_serving.tiled_classes(predict, image, tile, output) + 1  # trimap values
+    np.testing.assert_array_equal(out[contracts.MASK_OUTPUT_KEY][0], reference)
+
+
+def test_a_decompression_bomb_is_refused_quickly_without_decoding_it(model):
+    bomb = _encode(np.zeros((20000, 20000), np.bool_))  # a 1-bit PNG, a few hundred KB
+    assert len(bomb) < 2_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    limit = "image of 20000 x 20000 pixels is over the limit of 40000000 pixels"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=limit):
+        _call(model[0], contracts.PREDICT_IMAGE_SIGNATURE, [bomb])
+    assert time.perf_counter() - started < 1.0
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kb < 1_000_000  # a decoded 20000 x 20000 RGB image alone is 1.2 GB
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"", "image_bytes is empty"),
+        (b"not an image at all, just some text", "not a JPEG, PNG, GIF or BMP"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "too short to be an image"),
+    ],
+)
+def test_each_bad_input_fails_with_a_message(model, data, message):
+    for signature in (contracts.PREDICT_IMAGE_SIGNATURE, contracts.PREDICT_IMAGE_TILED_SIGNATURE):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            _call(model[0], signature, [data])
+
+
+def test_a_truncated_image_fails_as_an_invalid_argument(model):
+    whole = _encode(_photo(64, 80), "JPEG")
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        _call(model[0], contracts.PREDICT_IMAGE_SIGNATURE, [whole[: len(whole) // 2]])
+
+
+def test_every_common_image_mode_is_served(model):
+    photo = _photo(40, 56)
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 200, np.uint8)])
+    gray16 = photo[..., 0].astype(np.uint16) * 257
+    inputs = {
+        "16-bit PNG": _encode(gray16),
+        "RGBA PNG": _encode(rgba),
+        "gray PNG": _encode(photo[..., 0]),
+        "palette PNG": _encode(photo, mode="P"),
+        "CMYK JPEG": _encode(photo, "JPEG", mode="CMYK"),
+        "GIF": _encode(photo, "GIF", mode="P"),
+        "BMP": _encode(photo, "BMP"),
+    }
+    out = _call(model[0], contracts.PREDICT_IMAGE_SIGNATURE, list(inputs.values()))
+    for i, name in enumerate(inputs):
+        mask = _png_mask(out[contracts.MASK_PNG_KEY][i])
+        assert mask.shape == (40, 56), name
+
+
+def test_full_resolution_probabilities_come_only_from_their_own_signature(model):
+    out = _call(model[0], contracts.PREDICT_IMAGE_SIGNATURE, [_encode(_photo(30, 40))])
+    assert contracts.PROBABILITIES_KEY not in out
+    image = _encode(_photo(30, 40))
+    out = _call(model[0], contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE, [image])
+    assert out[contracts.PROBABILITIES_KEY].shape == (1, 30, 40, 3)
+    np.testing.assert_allclose(out[contracts.PROBABILITIES_KEY].sum(-1), 1.0, atol=1e-4)
+
+
+def test_the_warmup_requests_parse_and_cover_every_image_signature(model):
+    loaded, path = model
+    records = tf.data.TFRecordDataset(os.path.join(path, "assets.extra", warmup.WARMUP_FILE))
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
+    signatures = {log.predict_log.request.model_spec.signature_name for log in logs}
+    assert signatures == {
+        contracts.PREDICT_IMAGE_SIGNATURE,
+        contracts.PREDICT_IMAGE_TILED_SIGNATURE,
+        contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE,
+    }
+    for log in logs:  # each replays through its signature as TF Serving would
+        request = log.predict_log.request
+        images = tf.make_ndarray(request.inputs[contracts.IMAGE_BYTES_INPUT]).tolist()
+        assert _call(loaded, request.model_spec.signature_name, images)
+
+
+def rest_body(signature: str, images: list[bytes]) -> str:
+    """The README's REST request body: signature_name, and instances of {"image_bytes": {"b64"}}."""
+    instances = [{"image_bytes": {"b64": base64.b64encode(b).decode("ascii")}} for b in images]
+    return json.dumps({"signature_name": signature, "instances": instances})
+
+
+def test_the_readme_requests_run_through_the_signatures(model):
+    loaded, _ = model
+    images = [_encode(_photo(50, 60)), _encode(_photo(44, 30, 1), "JPEG")]
+    body = json.loads(rest_body(contracts.PREDICT_IMAGE_SIGNATURE, images))
+    decoded = [base64.b64decode(i["image_bytes"]["b64"]) for i in body["instances"]]  # TF Serving
+    out = _call(loaded, body["signature_name"], decoded)
+    masks = [_png_mask(png) for png in out[contracts.MASK_PNG_KEY]]
+    assert [m.shape for m in masks] == [(50, 60), (44, 30)]
+    grpc = warmup.request(contracts.PREDICT_IMAGE_TILED_SIGNATURE, images)
+    tensors = {k: tf.make_ndarray(v).tolist() for k, v in grpc.inputs.items()}
+    out = _call(loaded, grpc.model_spec.signature_name, tensors[contracts.IMAGE_BYTES_INPUT])
+    assert _png_mask(out[contracts.MASK_PNG_KEY][1]).shape == (44, 30)
