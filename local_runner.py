@@ -73,6 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--allow-anomalies", action="store_true", help="train even when ExampleValidator objects"
     )
+    parser.add_argument("--no-report", action="store_true", help="skip writing report.html")
     parser.add_argument("--output-dir", default="outputs", help="pipeline root, metadata, models")
     parser.add_argument("--preset", default="demo", help=f"one of {sorted(configs.PRESETS)}")
     parser.add_argument("--beam-args", default="", help='extra Beam flags, e.g. "--runner=..."')
@@ -176,11 +177,12 @@ def main(argv: list[str] | None = None) -> int:
             print(format_summary(summary, seconds))
             with open(os.path.join(config.output_dir, "run_summary.json"), "w") as out:
                 json.dump(summary, out, indent=2, default=str)
-            with console.StderrFilter():
-                from pipeline.report.build import write_report
+            if not args.no_report:
+                with console.StderrFilter():
+                    from pipeline.report.build import write_report
 
-                report = write_report(config, summary, data_root, seconds, started)
-            print(f"  report: {report}")
+                    report = write_report(config, summary, data_root, seconds, started)
+                print(f"  report: {report}")
     except workspace.OutputDirBusy as error:
         print(f"petunet: {error}", file=sys.stderr)
         return 2

@@ -16,6 +16,6 @@ def first_run(tmp_path_factory):
     from tests.e2e_runs import run_pipeline
 
     output_dir = str(tmp_path_factory.mktemp("e2e"))
-    result = run_pipeline(output_dir)
+    result = run_pipeline(output_dir, report=True)
     summary = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     return output_dir, result, summary

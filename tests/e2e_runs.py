@@ -25,9 +25,14 @@ ALL_NODES = BEFORE_TRAINER | {
 }
 
 
-def run_pipeline(output_dir: str, *args: str) -> subprocess.CompletedProcess:
-    """local_runner.py on the test preset; fails the test with the output's tail if it fails."""
+def run_pipeline(output_dir: str, *args: str, report: bool = False) -> subprocess.CompletedProcess:
+    """local_runner.py on the test preset; fails the test with the output's tail if it fails.
+
+    report: write report.html (only the tests that read it pay for it).
+    """
     command = [sys.executable, "local_runner.py", "--preset", "test", "--output-dir", output_dir]
+    if not report:
+        command.append("--no-report")
     result = subprocess.run(
         [*command, *args], cwd=ROOT, capture_output=True, text=True, timeout=600
     )

@@ -19,11 +19,11 @@ from pipeline.synthetic.cells import render_cells
 from tests.e2e_runs import run_pipeline
 from tests.nnunet_folders import png, render_shapes, write, write_shapes
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("nnunet")]
 
 
 def _run(data_root: str, output_dir: str) -> dict:
-    run_pipeline(output_dir, "--data-root", data_root, "--train-steps", "80")
+    run_pipeline(output_dir, "--data-root", data_root, "--train-steps", "30")
     summary = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     nodes = run_report.last_run(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     examples = nodes["SegmentationExampleGen"].artifact("examples").uri
@@ -46,7 +46,7 @@ def _predict(model_dir: str, image: np.ndarray) -> np.ndarray:
 def gray_cells(tmp_path_factory) -> tuple[str, dict]:
     from pipeline.synthetic.cells import generate_synthetic_cells
 
-    root = generate_synthetic_cells(str(tmp_path_factory.mktemp("cells")), 30, 5, with_ignore=True)
+    root = generate_synthetic_cells(str(tmp_path_factory.mktemp("cells")), 20, 5, with_ignore=True)
     image, mask, _ = render_cells(5, 99, with_ignore=True)
     write(os.path.join(root, "imagesTr", "rgb_0000.png"), png(np.dstack([image] * 3)))
     write(os.path.join(root, "labelsTr", "rgb.png"), png(mask))
@@ -62,7 +62,7 @@ def gray_cells(tmp_path_factory) -> tuple[str, dict]:
 
 @pytest.fixture(scope="module")
 def rgb_shapes(tmp_path_factory) -> tuple[str, dict]:
-    root = write_shapes(str(tmp_path_factory.mktemp("shapes")), train=24, test=6)
+    root = write_shapes(str(tmp_path_factory.mktemp("shapes")), train=16, test=4)
     return root, _run(root, str(tmp_path_factory.mktemp("shapes_run")))
 
 
@@ -100,7 +100,7 @@ def test_rgb_four_classes_bless_push_and_answer_in_label_values(rgb_shapes):
     names = ("background", "disc", "square", "bar")
     assert {f"iou/{n}" for n in names} <= set(metrics)
     assert {f"dice/{n}" for n in names[1:]} <= set(metrics) and "dice/background" not in metrics
-    assert summary["ingest_report"]["listed"] == summary["ingest_report"]["ingested"] == 30
+    assert summary["ingest_report"]["listed"] == summary["ingest_report"]["ingested"] == 20
     image, _ = render_shapes(1234, size=80)
     mask = _predict(summary["pushed_to"], image[:70])
     assert mask.shape == (70, 80) and set(np.unique(mask)) <= {0, 1, 2, 3}

@@ -15,7 +15,7 @@ import pytest
 from pipeline import run_report
 from tests.e2e_runs import ROOT, run_pipeline
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("resume")]
 
 # 12 epochs of 50 steps: long enough to be killed after the first checkpoint, short to resume.
 STEPS = ["--train-steps", "600", "--checkpoint-every-steps", "50"]
@@ -28,7 +28,8 @@ def _checkpoint_written(backup_root: str) -> bool:
 def test_killed_trainer_resumes_from_its_checkpoint(tmp_path):
     output_dir = str(tmp_path)
     backup_root = os.path.join(output_dir, "trainer_backup")
-    command = [sys.executable, "local_runner.py", "--preset", "test", "--output-dir", output_dir]
+    command = [sys.executable, "local_runner.py", "--preset", "test", "--output-dir", output_dir,
+               "--no-report"]  # fmt: skip
     process = subprocess.Popen(
         [*command, *STEPS],
         cwd=ROOT,

@@ -26,12 +26,15 @@ REPORT_FILE = "report.html"
 TEMPLATE = "report.html.j2"
 SKIPS_SHOWN = 25
 SIGNATURES = (
-    (contracts.PREDICT_IMAGE_SIGNATURE, "image_bytes: encoded image, any size",
-     "mask [B, H, W] in the data set's label values, probabilities [B, H, W, K]"),
+    (contracts.PREDICT_IMAGE_SIGNATURE, "image_bytes: encoded images, any sizes",
+     "mask_png per image (label values, the image's size), mask [B, H, W], image_size"),
+    (contracts.PREDICT_IMAGE_TILED_SIGNATURE, "image_bytes: encoded images, any sizes",
+     "the same at full resolution by overlap-tile"),
+    (contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE, "image_bytes: encoded images",
+     "probabilities [B, H, W, K], image_size"),
     (contracts.SERVING_SIGNATURE, "examples: serialized tf.Example with `image`",
      "probabilities [B, O, O, K], classes [B, O, O] on the canvas"),
-    (contracts.PREDICT_TILES_SIGNATURE, "tiles: uint8 [B, T, T, C]",
-     "probabilities [B, O, O, K] (overlap-tile inference)"),
+    (contracts.PREDICT_TILES_SIGNATURE, "tiles: uint8 [B, T, T, C]", "probabilities [B, O, O, K]"),
     (contracts.TRANSFORM_SIGNATURE, "examples: raw serialized tf.Example",
      "the Transform outputs (used by the Evaluator)"),
 )  # fmt: skip

@@ -53,6 +53,7 @@ LIST_HEADER = (
 MARKER_FILE = "synthetic_pets.json"  # parameters of the set; a matching one skips regeneration
 GENERATOR_VERSION = 3  # bump when the pixels change: a marker of an older version regenerates
 MIN_SIDE, MAX_SIDE = 100, 500
+OXFORD_TRAINVAL, OXFORD_TEST = 3680, 3669  # the real set's list files
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,32 @@ class PetRecord:
         return f"{self.name} {self.breed.class_id} {self.breed.species} {self.breed.breed_id}"
 
 
-def plan(num_images: int) -> list[PetRecord]:
-    """Names, breeds and splits: breeds in turn, and trainval/test alternating within a breed."""
+def plan(num_images: int, trainval_count: int | None = None) -> list[PetRecord]:
+    """Names, breeds and splits: breeds in turn, and trainval/test alternating within a breed;
+    with `trainval_count`, exactly that many trainval names (a seeded choice, as the real set's
+    3,680 of 7,349)."""
     table = breed_table()
+    chosen = None
+    if trainval_count is not None:
+        order = np.random.default_rng(num_images).permutation(num_images)
+        chosen = set(order[:trainval_count].tolist())
     records = []
     for i in range(num_images):
         breed = table[i % len(table)]
         number = i // len(table) + 1
-        records.append(PetRecord(f"{breed.name}_{number}", breed, (i + number) % 2 == 1))
+        trainval = i in chosen if chosen is not None else (i + number) % 2 == 1
+        records.append(PetRecord(f"{breed.name}_{number}", breed, trainval))
     return records
+
+
+def oxford_size(seed: int, index: int) -> tuple[int, int]:
+    """(height, width) spread like the real photographs': a long side of 300-500 px, and one
+    image in twenty larger, up to 1,500 px; aspect 0.6-1, either orientation."""
+    rng = np.random.default_rng([seed, index, 1])
+    large = rng.random() < 0.05
+    long_side = int(rng.integers(500, 1501) if large else rng.integers(300, 501))
+    short_side = int(round(long_side * rng.uniform(0.6, 1.0)))
+    return (long_side, short_side) if rng.random() < 0.4 else (short_side, long_side)
 
 
 def _pet_mask(rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
@@ -198,12 +216,13 @@ def render_pet(
 # --- the folder ----------------------------------------------------------------------------------
 
 
-def _marker(num_images: int, seed: int, size: tuple[int, int] | None) -> dict:
+def _marker(num_images: int, seed: int, size: tuple[int, int] | None, **more) -> dict:
     return {
         "generator_version": GENERATOR_VERSION,
         "num_images": num_images,
         "seed": seed,
         "image_size": list(size) if size else None,
+        **{k: v for k, v in more.items() if v is not None},
     }
 
 
@@ -213,16 +232,22 @@ def generate_synthetic_pets(
     seed: int = 0,
     image_size: tuple[int, int] | None = None,
     overwrite: bool = False,
+    trainval_count: int | None = None,
+    size_spread: str | None = None,
 ) -> str:
     """Writes `num_images` pets in the Oxford-IIIT Pet layout under `out_dir`; returns `out_dir`.
 
-    image_size: (height, width) for every image (benchmarks); None draws assorted sizes.
+    image_size: (height, width) for every image (benchmarks); None draws assorted sizes (150-500
+    px, or with size_spread="oxford" the real photographs' spread, see oxford_size).
+    trainval_count: exactly that many trainval names (None: about half).
     A folder that already holds a set made with the same parameters is left as it is (so a
     pipeline's ExampleGen input fingerprint, and its cache, stay valid) unless `overwrite`.
     """
     if num_images < 1:
         raise ValueError(f"num_images must be positive, got {num_images}")
-    marker = _marker(num_images, seed, image_size)
+    if size_spread not in (None, "oxford"):
+        raise ValueError(f"size_spread must be None or 'oxford', got {size_spread!r}")
+    marker = _marker(num_images, seed, image_size, trainval=trainval_count, spread=size_spread)
     marker_path = os.path.join(out_dir, MARKER_FILE)
     if os.path.exists(marker_path):
         with open(marker_path) as f:
@@ -236,9 +261,10 @@ def generate_synthetic_pets(
     os.makedirs(images_dir, exist_ok=True)
     os.makedirs(trimaps_dir, exist_ok=True)
 
-    records = plan(num_images)
+    records = plan(num_images, trainval_count)
     for index, record in enumerate(records):
-        image, trimap, quality = render_pet(seed, index, image_size)
+        size = oxford_size(seed, index) if size_spread == "oxford" else image_size
+        image, trimap, quality = render_pet(seed, index, size)
         jpeg = drawing.encode(image, "JPEG", quality=quality)
         drawing.write(os.path.join(images_dir, record.name + ".jpg"), jpeg)
         drawing.write(
