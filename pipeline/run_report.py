@@ -21,6 +21,7 @@ _OUTPUT_EVENTS = (
     metadata_store_pb2.Event.OUTPUT,
     metadata_store_pb2.Event.DECLARED_OUTPUT,
     metadata_store_pb2.Event.PENDING_OUTPUT,
+    metadata_store_pb2.Event.INTERNAL_OUTPUT,  # what a resolver node resolved
 )
 
 
@@ -28,14 +29,9 @@ _OUTPUT_EVENTS = (
 class NodeRun:
     state: str
     outputs: dict[str, list[metadata_store_pb2.Artifact]] = field(default_factory=dict)
-    inputs: dict[str, list[metadata_store_pb2.Artifact]] = field(default_factory=dict)
 
     def artifact(self, key: str) -> metadata_store_pb2.Artifact | None:
         found = self.outputs.get(key) or []
-        return found[0] if found else None
-
-    def input(self, key: str) -> metadata_store_pb2.Artifact | None:
-        found = self.inputs.get(key) or []
         return found[0] if found else None
 
 
@@ -77,10 +73,10 @@ def last_run(
         node_id = node_contexts[0].name.split(".", 1)[-1] if node_contexts else str(execution.id)
         node = NodeRun(state_names(execution.last_known_state))
         events = store.get_events_by_execution_ids([execution.id])
-        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-        for event in events:
-            side = node.outputs if event.type in _OUTPUT_EVENTS else node.inputs
-            side.setdefault(_event_key(event), []).append(artifacts[event.artifact_id])
+        outputs = [e for e in events if e.type in _OUTPUT_EVENTS]
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in outputs])}
+        for event in outputs:
+            node.outputs.setdefault(_event_key(event), []).append(artifacts[event.artifact_id])
         nodes[node_id] = node
     return nodes
 
@@ -144,6 +140,8 @@ def summarize(metadata_path: str, pipeline_name: str, since: float | None = None
     summary["already_serving"] = (pushed and custom_property(pushed, ALREADY_SERVING_KEY)) or None
     trained = nodes.get(node_ids.TRAINER) and nodes[node_ids.TRAINER].artifact("model")
     summary["model_id"] = trained.id if trained else None
-    baseline = nodes.get(node_ids.EVALUATOR) and nodes[node_ids.EVALUATOR].input("baseline_model")
+    # The resolver's output, not the Evaluator's input: ML Metadata keeps one event per artifact,
+    # so when the baseline is the model itself the Evaluator's "baseline_model" event is missing.
+    baseline = nodes.get(node_ids.RESOLVER) and nodes[node_ids.RESOLVER].artifact("model")
     summary["baseline_model_id"] = baseline.id if baseline else None
     return summary
