@@ -33,30 +33,32 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "i
 
 def transformed_spec(config: configs.PipelineConfig) -> dict:
     return {
-        contracts.TILE_KEY: tf.io.FixedLenFeature([], tf.string),
-        contracts.LABEL_KEY: tf.io.FixedLenFeature([config.output_size] * 2, tf.int64),
+        contracts.IMAGE_REGION_KEY: tf.io.FixedLenFeature([], tf.string),
+        contracts.LABEL_REGION_KEY: tf.io.FixedLenFeature([], tf.string),
+        contracts.CANVAS_BOX_KEY: tf.io.FixedLenFeature([4], tf.int64),
         contracts.CLASS_COUNTS_KEY: tf.io.FixedLenFeature([contracts.NUM_CLASSES], tf.float32),
     }
 
 
 def write_transformed(config: configs.PipelineConfig, path: str, count: int) -> None:
     """`count` transformed examples of generated 500x375 pets, gzipped like Transform's output."""
-    canvas, margin = config.output_size, config.margin
     options = tf.io.TFRecordOptions(compression_type="GZIP")
+
+    def as_bytes(region: tf.Tensor) -> tf.train.Feature:
+        serialized = overlap_tile.serialize(region).numpy()
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[serialized]))
+
     with tf.io.TFRecordWriter(path, options) as writer:
         for index in range(count):
             image, trimap, _ = render_pet(0, index, (375, 500))
-            tile, box = overlap_tile.image_to_tile(tf.constant(image), canvas, margin)
-            label = overlap_tile.mask_to_label(
-                tf.constant(trimap[..., None]), box, canvas, OXFORD_PETS
-            )
+            region, box = overlap_tile.image_to_region(tf.constant(image), config.output_size)
+            label = overlap_tile.mask_to_region(tf.constant(trimap[..., None]), box, OXFORD_PETS)
             counts = [float(np.sum(label.numpy() == c)) for c in range(contracts.NUM_CLASSES)]
             feature = {
-                contracts.TILE_KEY: tf.train.Feature(
-                    bytes_list=tf.train.BytesList(value=[tf.io.serialize_tensor(tile).numpy()])
-                ),
-                contracts.LABEL_KEY: tf.train.Feature(
-                    int64_list=tf.train.Int64List(value=label.numpy().ravel())
+                contracts.IMAGE_REGION_KEY: as_bytes(region),
+                contracts.LABEL_REGION_KEY: as_bytes(label),
+                contracts.CANVAS_BOX_KEY: tf.train.Feature(
+                    int64_list=tf.train.Int64List(value=box.numpy().tolist())
                 ),
                 contracts.CLASS_COUNTS_KEY: tf.train.Feature(
                     float_list=tf.train.FloatList(value=counts)

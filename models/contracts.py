@@ -29,8 +29,12 @@ TRAIN, EVAL, TEST = "train", "eval", "test"
 SPLITS = (TRAIN, EVAL, TEST)
 
 # --- Transform output ----------------------------------------------------------------------------
-TILE_KEY = "image_tile"  # serialized uint8 [T, T, C], the mirror-padded overlap tile
-LABEL_KEY = "label"  # int64 [O, O]: class indices, IGNORE_LABEL outside the image
+# Only what the Trainer and the Evaluator need, without the redundancy: the image resized to its
+# box on the canvas (the canvas fill and the tile margin are mirror images of it, made on the fly)
+# and its labels as bytes.
+IMAGE_REGION_KEY = "image_region"  # serialized uint8 [h, w, C]: the image on its canvas box
+LABEL_REGION_KEY = "label_region"  # serialized uint8 [h, w]: class indices, IGNORE_LABEL
+LABEL_KEY = "label"  # int64 [O, O] (training target, transform_features): IGNORE off the image
 CLASS_COUNTS_KEY = "class_pixel_counts"  # float32 [K]: train-split pixel counts (for w_c)
 CANVAS_BOX_KEY = "canvas_box"  # int64 [4]: top, left, height, width of the image on the canvas
 IMAGE_SIZE_KEY = "image_size"  # int64 [2]: the decoded image's height and width

@@ -18,6 +18,12 @@ VOC = DatasetSpec(
 )
 
 
+def _canvas_label(mask, box, canvas: int, spec):
+    """The O x O label of a mask, through Transform's and the Trainer's two steps."""
+    region = overlap_tile.mask_to_region(mask, box, spec)
+    return overlap_tile.region_to_label(region, box, canvas)
+
+
 def test_classes_follow_the_label_values_and_ignore_is_left_out():
     assert OXFORD_PETS.class_names == ("pet", "background", "border")
     assert OXFORD_PETS.foreground_classes == (0,)  # border is the outline, not an object class
@@ -48,7 +54,7 @@ def test_mask_values_become_classes_and_ignore_stays_ignore():
     mask[:, 4:] = 12
     mask[:2] = 255  # void
     box = tf.constant([0, 0, 8, 8])
-    label = overlap_tile.mask_to_label(tf.constant(mask[..., None]), box, 8, VOC).numpy()
+    label = _canvas_label(tf.constant(mask[..., None]), box, 8, VOC).numpy()
     assert (label[:2] == IGNORE_LABEL).all()
     assert (label[2:, :4] == 0).all() and (label[2:, 4:] == 2).all()
 
@@ -57,7 +63,7 @@ def test_a_mostly_unlabelled_footprint_is_ignored_when_shrunk():
     mask = np.ones((8, 8), np.uint8)
     mask[:, :5] = 2  # 5 of 8 columns unlabelled
     box = tf.constant([0, 0, 4, 4])
-    label = overlap_tile.mask_to_label(tf.constant(mask[..., None]), box, 4, CELLS).numpy()
+    label = _canvas_label(tf.constant(mask[..., None]), box, 4, CELLS).numpy()
     assert (label[:, :2] == IGNORE_LABEL).all() and (label[:, 3] == 1).all()
 
 

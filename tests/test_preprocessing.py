@@ -18,6 +18,12 @@ PET_RGB = (250, 20, 20)
 BACKGROUND_RGB = (20, 20, 250)
 
 
+def _canvas_label(mask, box, canvas: int, spec):
+    """The O x O label of a mask, through Transform's and the Trainer's two steps."""
+    region = overlap_tile.mask_to_region(mask, box, spec)
+    return overlap_tile.region_to_label(region, box, canvas)
+
+
 def _pet_image(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """An image whose pet pixels have a known colour, and its trimap (1 pet, 2 background)."""
     rng = np.random.default_rng(seed)
@@ -54,9 +60,7 @@ def test_mask_sits_under_the_pet_colour_in_the_tile_centre(height, width):
     geo = geometry.geometry(316, 5)  # the demo tile: 132 px canvas, 92 px margin
     canvas, margin = geo.output, geo.margin
     tile, box = overlap_tile.image_to_tile(tf.constant(image), canvas, margin)
-    label = overlap_tile.mask_to_label(
-        tf.constant(trimap[..., None]), box, canvas, OXFORD_PETS
-    ).numpy()
+    label = _canvas_label(tf.constant(trimap[..., None]), box, canvas, OXFORD_PETS).numpy()
     tile = tile.numpy()
     assert tile.shape == (canvas + 2 * margin,) * 2 + (3,) and tile.dtype == np.uint8
     centre = tile[margin : margin + canvas, margin : margin + canvas].astype(int)
@@ -72,9 +76,7 @@ def test_ignore_covers_exactly_the_canvas_outside_the_image(height, width):
     canvas = 132
     _, box = overlap_tile.image_to_tile(tf.constant(image), canvas, 92)
     top, left, h, w = box.numpy()
-    label = overlap_tile.mask_to_label(
-        tf.constant(trimap[..., None]), box, canvas, OXFORD_PETS
-    ).numpy()
+    label = _canvas_label(tf.constant(trimap[..., None]), box, canvas, OXFORD_PETS).numpy()
     inside = np.zeros((canvas, canvas), bool)
     inside[top : top + h, left : left + w] = True
     np.testing.assert_array_equal(label == contracts.IGNORE_LABEL, ~inside)
@@ -94,9 +96,7 @@ def test_a_thin_border_band_stays_closed_on_the_smaller_canvas(height, width, ba
     trimap[distance <= radius] = 1
     trimap[np.abs(distance - radius) < band / 2 + 0.5] = 3
     _, box = overlap_tile.image_to_tile(tf.zeros((height, width, 3), tf.uint8), 132, 92)
-    label = overlap_tile.mask_to_label(
-        tf.constant(trimap[..., None]), box, 132, OXFORD_PETS
-    ).numpy()
+    label = _canvas_label(tf.constant(trimap[..., None]), box, 132, OXFORD_PETS).numpy()
     top, left, h, w = box.numpy()
     label = label[top : top + h, left : left + w]
     pet, background, border = label == 0, label == 1, label == 2
@@ -146,9 +146,7 @@ def test_preprocessing_fn_in_tensorflow_transform():
         image, trimap = _pet_image(h, w, seed=i)
         examples.append(_raw_example(image, trimap, f"pet_{i}"))
         _, box = overlap_tile.image_to_tile(tf.constant(image), 52, 20)
-        label = overlap_tile.mask_to_label(
-            tf.constant(trimap[..., None]), box, 52, OXFORD_PETS
-        ).numpy()
+        label = _canvas_label(tf.constant(trimap[..., None]), box, 52, OXFORD_PETS).numpy()
         expected_counts += [(label == c).sum() for c in range(3)]
     spec = {
         key: tf.io.FixedLenFeature([], tf.string)
@@ -164,10 +162,13 @@ def test_preprocessing_fn_in_tensorflow_transform():
             (transformed, _), _ = (examples, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
     assert len(transformed) == 3
     for row in transformed:
-        tile = overlap_tile.parse_tile(row[contracts.TILE_KEY], 92).numpy()
+        box = tf.constant(row[contracts.CANVAS_BOX_KEY])
+        region = row[contracts.IMAGE_REGION_KEY]
+        tile = overlap_tile.tile_from_bytes(region, box, 52, 20, 3).numpy()
         assert tile.shape == (92, 92, 3)
-        label = np.asarray(row[contracts.LABEL_KEY]).reshape(52, 52)
+        label = overlap_tile.label_from_bytes(row[contracts.LABEL_REGION_KEY], box, 52).numpy()
         top, left, h, w = row[contracts.CANVAS_BOX_KEY]
+        assert tf.io.parse_tensor(region, tf.uint8).shape == (h, w, 3)  # only the image is stored
         assert (label[top : top + h, left : left + w] != contracts.IGNORE_LABEL).all()
         assert (label == contracts.IGNORE_LABEL).sum() == 52 * 52 - h * w
         np.testing.assert_allclose(row[contracts.CLASS_COUNTS_KEY], expected_counts)

@@ -91,7 +91,7 @@ def _signatures(source_key: str, to_probabilities) -> dict:
     def transform_features(examples):
         label = parse(examples, RAW_LABEL_KEY)
         tile = tf.zeros([tf.shape(label)[0], TILE, TILE, 3], tf.uint8)
-        return {contracts.LABEL_KEY: label, contracts.TILE_KEY: tile}
+        return {contracts.LABEL_KEY: label, contracts.IMAGE_REGION_KEY: tile}
 
     return {
         contracts.SERVING_SIGNATURE: serving_default,

@@ -99,10 +99,11 @@ class SegmentationServer(tf.Module):
         return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
 
     def _probabilities(self, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
-        tile = self._tile_size
+        tile, canvas = self._tile_size, self._output_size
+        margin = (tile - canvas) // 2
         tiles = tf.map_fn(
-            lambda b: overlap_tile.parse_tile(b, tile, self._channels),
-            transformed[contracts.TILE_KEY],
+            lambda args: overlap_tile.tile_from_bytes(*args, canvas, margin, self._channels),
+            (transformed[contracts.IMAGE_REGION_KEY], transformed[contracts.CANVAS_BOX_KEY]),
             fn_output_signature=tf.TensorSpec([tile, tile, self._channels], tf.uint8),
         )
         return self._tile_probabilities(tiles)
@@ -166,8 +167,13 @@ class SegmentationServer(tf.Module):
     def transform_features(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = tf.io.parse_example(examples, self._raw_spec)
         transformed = self.tft_layer(raw)
+        labels = tf.map_fn(
+            lambda args: overlap_tile.label_from_bytes(*args, self._output_size),
+            (transformed[contracts.LABEL_REGION_KEY], transformed[contracts.CANVAS_BOX_KEY]),
+            fn_output_signature=tf.TensorSpec([self._output_size] * 2, tf.int64),
+        )
         return {
-            contracts.LABEL_KEY: transformed[contracts.LABEL_KEY],
+            contracts.LABEL_KEY: labels,
             contracts.CANVAS_BOX_KEY: transformed[contracts.CANVAS_BOX_KEY],
             contracts.IMAGE_SIZE_KEY: transformed[contracts.IMAGE_SIZE_KEY],
         }

@@ -19,10 +19,17 @@ def prepare_example(
 ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """One transformed example -> (uint8 tile, {label, weights}); augmented when training."""
     spec = config.dataset
-    tile = overlap_tile.parse_tile(
-        transformed[contracts.TILE_KEY], config.tile_size, config.input_channels
+    box = tf.reshape(transformed[contracts.CANVAS_BOX_KEY], [4])
+    tile = overlap_tile.tile_from_bytes(
+        transformed[contracts.IMAGE_REGION_KEY],
+        box,
+        config.output_size,
+        config.margin,
+        config.input_channels,
     )
-    label = tf.reshape(transformed[contracts.LABEL_KEY], [config.output_size] * 2)
+    label = overlap_tile.label_from_bytes(
+        transformed[contracts.LABEL_REGION_KEY], box, config.output_size
+    )
     if training:
         tile, label = augment.augment(
             tile,

@@ -3,7 +3,7 @@
 The image is resized, keeping its aspect ratio, to fit the O x O output canvas, centred, and
 everything around it (the rest of the canvas and the T x T tile's margin) is filled by mirroring the
 image about its own borders, as the paper extrapolates missing context. The mask gets the same
-resize onto the same canvas (see `mask_to_label`: a thin outline class survives shrinking); canvas
+resize onto the same canvas (see `mask_to_region`: a thin outline class survives shrinking); canvas
 pixels outside the image are IGNORE. Transform, the serving signatures, the input pipeline and the
 prediction CLI all call these functions: what the model is trained on is what it is served with.
 """
@@ -65,20 +65,27 @@ def mirror_tile(resized: tf.Tensor, box: tf.Tensor, canvas: int, margin: int) ->
     return tf.gather(tf.gather(resized, rows, axis=0), cols, axis=1)
 
 
-def image_to_tile(image: tf.Tensor, canvas: int, margin: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """uint8 [H, W, C] -> (uint8 tile [T, T, C], canvas box [4] int32)."""
+def image_to_region(image: tf.Tensor, canvas: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """uint8 [H, W, C] -> (the image resized to its place on the canvas, uint8 [h, w, C]; the
+    canvas box [4] int32). This is all Transform stores of the image: the canvas fill and the
+    margin are mirror images of it, made on the fly (`mirror_tile`)."""
     shape = tf.shape(image)
     box = canvas_box(shape[0], shape[1], canvas)
     resized = tf.image.resize(image, box[2:4], method="bilinear", antialias=True)
-    resized = tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
-    tile = mirror_tile(resized, box, canvas, margin)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8), box
+
+
+def image_to_tile(image: tf.Tensor, canvas: int, margin: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """uint8 [H, W, C] -> (uint8 tile [T, T, C], canvas box [4] int32)."""
+    region, box = image_to_region(image, canvas)
+    tile = mirror_tile(region, box, canvas, margin)
     tile.set_shape([canvas + 2 * margin, canvas + 2 * margin, image.shape[-1]])
     return tile, box
 
 
-def mask_to_label(mask: tf.Tensor, box: tf.Tensor, canvas: int, spec: DatasetSpec) -> tf.Tensor:
-    """Mask uint8 [H, W, 1] in the data set's values -> int64 [O, O] class indices, IGNORE off
-    the image and where the mask says `ignore`.
+def mask_to_region(mask: tf.Tensor, box: tf.Tensor, spec: DatasetSpec) -> tf.Tensor:
+    """Mask uint8 [H, W, 1] in the data set's values -> uint8 [h, w] class indices on the image's
+    canvas box, IGNORE where the mask says `ignore`.
 
     Each canvas pixel covers a footprint of the image (the area resize, with the image's
     half-pixel-centre convention, so mask and image stay aligned) and takes the majority class of
@@ -95,17 +102,23 @@ def mask_to_label(mask: tf.Tensor, box: tf.Tensor, canvas: int, spec: DatasetSpe
     labelled = tf.reduce_sum(fractions, axis=-1)
     outline = spec.outline_index
     if outline is None:
-        majority = tf.argmax(fractions, axis=-1)
+        majority = tf.argmax(fractions, axis=-1, output_type=tf.int32)
     else:
         others = tf.one_hot(outline, spec.num_classes, on_value=-1.0, off_value=0.0)
         majority = tf.where(
             fractions[..., outline] > _OUTLINE_SHARE,
-            tf.constant(outline, tf.int64),
-            tf.argmax(fractions + others, axis=-1),
+            tf.constant(outline, tf.int32),
+            tf.argmax(fractions + others, axis=-1, output_type=tf.int32),
         )
-    label = tf.where(labelled >= 0.5, majority, tf.constant(contracts.IGNORE_LABEL, tf.int64))
+    label = tf.where(labelled >= 0.5, majority, contracts.IGNORE_LABEL)
+    return tf.cast(label, tf.uint8)
+
+
+def region_to_label(region: tf.Tensor, box: tf.Tensor, canvas: int) -> tf.Tensor:
+    """uint8 [h, w] classes on the canvas box -> int64 [O, O], IGNORE off the image."""
+    box = tf.cast(box, tf.int32)
     label = tf.pad(
-        label,
+        tf.cast(region, tf.int64),
         [[box[0], canvas - box[0] - box[2]], [box[1], canvas - box[1] - box[3]]],
         constant_values=contracts.IGNORE_LABEL,
     )
@@ -113,8 +126,24 @@ def mask_to_label(mask: tf.Tensor, box: tf.Tensor, canvas: int, spec: DatasetSpe
     return label
 
 
-def parse_tile(tile_bytes: tf.Tensor, tile_size: int, channels: int = 3) -> tf.Tensor:
-    """Inverse of the Transform's tile serialisation: bytes -> uint8 [T, T, C]."""
-    tile = tf.io.parse_tensor(tile_bytes, tf.uint8)
-    tile.set_shape([tile_size, tile_size, channels])
+def serialize(region: tf.Tensor) -> tf.Tensor:
+    """A uint8 region as bytes (1 byte per value, its shape alongside)."""
+    return tf.io.serialize_tensor(region)
+
+
+def tile_from_bytes(
+    region_bytes: tf.Tensor, box: tf.Tensor, canvas: int, margin: int, channels: int
+) -> tf.Tensor:
+    """The T x T tile the network reads, from the image region Transform stored."""
+    region = tf.io.parse_tensor(region_bytes, tf.uint8)
+    region.set_shape([None, None, channels])
+    tile = mirror_tile(region, tf.cast(box, tf.int32), canvas, margin)
+    tile.set_shape([canvas + 2 * margin, canvas + 2 * margin, channels])
     return tile
+
+
+def label_from_bytes(label_bytes: tf.Tensor, box: tf.Tensor, canvas: int) -> tf.Tensor:
+    """The O x O label (int64) from the label region Transform stored."""
+    region = tf.io.parse_tensor(label_bytes, tf.uint8)
+    region.set_shape([None, None])
+    return region_to_label(region, box, canvas)

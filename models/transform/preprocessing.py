@@ -47,22 +47,23 @@ def dataset_from_config(custom_config: dict[str, Any] | None) -> DatasetSpec:
 def preprocessing_fn(
     inputs: dict[str, Any], custom_config: dict[str, Any] | None = None
 ) -> dict[str, tf.Tensor]:
-    """tf.Transform: raw examples -> tile bytes, label, class pixel counts, canvas box, image size.
+    """tf.Transform: raw examples -> image region, label region, class pixel counts, canvas box,
+    image size (models/contracts.py).
 
     Outputs that need the mask (label, class weights) are pruned by the Transform layer when only
     the image is fed, so the same graph serves images at inference.
     """
-    canvas, margin = geometry_from_config(custom_config)
+    canvas, _ = geometry_from_config(custom_config)
     spec = dataset_from_config(custom_config)
     images = _dense_strings(inputs[contracts.IMAGE_KEY])
 
     def image_fn(image_bytes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         image = overlap_tile.decode_image(image_bytes, spec.num_channels)
-        tile, box = overlap_tile.image_to_tile(image, canvas, margin)
+        region, box = overlap_tile.image_to_region(image, canvas)
         size = tf.shape(image, out_type=tf.int64)[:2]
-        return tf.io.serialize_tensor(tile), tf.cast(box, tf.int64), size
+        return overlap_tile.serialize(region), tf.cast(box, tf.int64), size
 
-    tiles, boxes, sizes = tf.map_fn(
+    regions, boxes, sizes = tf.map_fn(
         image_fn,
         images,
         fn_output_signature=(
@@ -72,7 +73,7 @@ def preprocessing_fn(
         ),
     )
     outputs = {
-        contracts.TILE_KEY: tiles,
+        contracts.IMAGE_REGION_KEY: regions,
         contracts.CANVAS_BOX_KEY: boxes,
         contracts.IMAGE_SIZE_KEY: sizes,
     }
@@ -80,18 +81,24 @@ def preprocessing_fn(
     if contracts.MASK_KEY in inputs:
         masks = _dense_strings(inputs[contracts.MASK_KEY])
 
-        def mask_fn(args: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+        def mask_fn(args: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
             mask_bytes, box = args
             mask = tf.io.decode_png(mask_bytes, channels=1)
-            return overlap_tile.mask_to_label(mask, tf.cast(box, tf.int32), canvas, spec)
+            region = overlap_tile.mask_to_region(mask, tf.cast(box, tf.int32), spec)
+            one_hot = tf.one_hot(tf.cast(region, tf.int32), spec.num_classes)  # IGNORE: zeros
+            return overlap_tile.serialize(region), tf.reduce_sum(one_hot, axis=[0, 1])
 
-        labels = tf.map_fn(
-            mask_fn, (masks, boxes), fn_output_signature=tf.TensorSpec([canvas, canvas], tf.int64)
+        label_regions, counts = tf.map_fn(
+            mask_fn,
+            (masks, boxes),
+            fn_output_signature=(
+                tf.TensorSpec([], tf.string),
+                tf.TensorSpec([spec.num_classes], tf.float32),
+            ),
         )
-        outputs[contracts.LABEL_KEY] = labels
+        outputs[contracts.LABEL_REGION_KEY] = label_regions
         # Class frequencies over the analysed (train) split, once: the loss's w_c.
-        one_hot = tf.one_hot(labels, spec.num_classes, dtype=tf.float32)  # IGNORE -> zeros
-        counts = tft.sum(tf.reduce_sum(one_hot, axis=[1, 2]), reduce_instance_dims=False)
-        batch = tf.shape(labels)[0]
-        outputs[contracts.CLASS_COUNTS_KEY] = tf.tile(counts[tf.newaxis, :], [batch, 1])
+        total = tft.sum(counts, reduce_instance_dims=False)
+        batch = tf.shape(counts)[0]
+        outputs[contracts.CLASS_COUNTS_KEY] = tf.tile(total[tf.newaxis, :], [batch, 1])
     return outputs
