@@ -18,7 +18,7 @@ from pipeline import run_report
 from tests.browser import chromium
 from tests.e2e_runs import ALL_NODES
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("first_run")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="first_run")]
 
 NOISE = (
     "cuDNN", "cuFFT", "cuBLAS", "TensorRT", "cuda drivers", "ArtifactQuery.property_predicate",

@@ -21,7 +21,7 @@ from bench import plain_serving
 from models import contracts
 from models.serving import warmup
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("first_run")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="first_run")]
 TRIMAP_VALUES = {1, 2, 3}
 
 

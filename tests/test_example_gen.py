@@ -25,7 +25,7 @@ from components.schema_curator.component import SchemaCurator
 from models import contracts
 from pipeline.synthetic.pets import generate_synthetic_pets
 
-pytestmark = pytest.mark.xdist_group("example_gen")  # one worker runs the shared pipeline
+pytestmark = pytest.mark.xdist_group(name="example_gen")  # one worker runs the shared pipeline
 NUM_IMAGES = 30
 EVAL_PERCENT = 25
 

@@ -1,6 +1,7 @@
 """End to end on nnU-Net-layout folders (real LocalDagRunner, test preset): one grayscale channel
-with background/cell/ignore, and RGB with four classes. Each run blesses and pushes; its metrics
-are named by the data set's classes; the pushed model answers in the data set's label values."""
+with background/cell/ignore, and RGB with four classes, the latter on Beam's multi-process runner
+with two workers. Each run blesses and pushes; its metrics are named by the data set's classes;
+the pushed model answers in the data set's label values."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ from pipeline.synthetic.cells import render_cells
 from tests.e2e_runs import run_pipeline
 from tests.nnunet_folders import png, render_shapes, write, write_shapes
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("nnunet")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="nnunet")]
 
 
-def _run(data_root: str, output_dir: str) -> dict:
-    run_pipeline(output_dir, "--data-root", data_root, "--train-steps", "30")
+# Beam's portable multi-process mode, the Fn API execution Dataflow's Python workers use.
+MULTI_PROCESS = "--direct_running_mode=multi_processing --direct_num_workers=2"
+
+
+def _run(data_root: str, output_dir: str, *args: str) -> dict:
+    run_pipeline(output_dir, "--data-root", data_root, "--train-steps", "30", *args)
     summary = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     nodes = run_report.last_run(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     examples = nodes["SegmentationExampleGen"].artifact("examples").uri
@@ -63,7 +68,8 @@ def gray_cells(tmp_path_factory) -> tuple[str, dict]:
 @pytest.fixture(scope="module")
 def rgb_shapes(tmp_path_factory) -> tuple[str, dict]:
     root = write_shapes(str(tmp_path_factory.mktemp("shapes")), train=16, test=4)
-    return root, _run(root, str(tmp_path_factory.mktemp("shapes_run")))
+    output_dir = str(tmp_path_factory.mktemp("shapes_run"))
+    return root, _run(root, output_dir, "--beam-args", MULTI_PROCESS)
 
 
 def test_gray_cells_with_an_ignore_label_bless_push_and_answer_in_label_values(gray_cells):
@@ -93,8 +99,11 @@ def test_the_ingest_report_counts_every_listed_case(gray_cells):
     assert "label missing: labelsTr/unlabelled.png" in reasons["unlabelled"]
 
 
-def test_rgb_four_classes_bless_push_and_answer_in_label_values(rgb_shapes):
-    _, summary = rgb_shapes
+def test_rgb_four_classes_on_two_worker_processes_bless_push_and_answer_in_label_values(
+    rgb_shapes,
+):
+    _, summary = rgb_shapes  # this run's Beam work ran on two worker processes
+    assert all(state == "COMPLETE" for state in summary["states"].values()), summary["states"]
     assert summary["blessed"] and summary["pushed"]
     metrics = summary["eval_metrics"]
     names = ("background", "disc", "square", "bar")

@@ -21,7 +21,7 @@ from models import contracts
 from pipeline import run_report
 from tests.e2e_runs import ALL_NODES, BEFORE_TRAINER, ROOT, run_pipeline
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("first_run")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="first_run")]
 
 
 def _jpeg(height: int, width: int, seed: int) -> bytes:

@@ -15,7 +15,7 @@ import pytest
 from pipeline import run_report
 from tests.e2e_runs import ROOT, run_pipeline
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("resume")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="resume")]
 
 # 12 epochs of 50 steps: long enough to be killed after the first checkpoint, short to resume.
 STEPS = ["--train-steps", "600", "--checkpoint-every-steps", "50"]
