@@ -3,6 +3,7 @@ deformation, flips, weight map, batching) against what the train step consumes.
 
     python -m bench.bench_input                    # demo preset
     python -m bench.bench_input --presets demo paper
+    taskset -c 0 python -m bench.bench_input --presets paper --input-only   # one core (scaling)
 
 Transformed examples are made with the Transform's own per-example functions from generated
 pets and written as gzipped TFRecords, as Transform writes them. The train step is timed on the
@@ -78,14 +79,17 @@ def input_images_per_second(dataset: tf.data.Dataset, batches: int, batch_size: 
     return batches * batch_size / (time.perf_counter() - started)
 
 
-def bench_preset(name: str, examples: int, batches: int) -> dict:
+def bench_preset(name: str, examples: int, batches: int, input_only: bool = False) -> dict:
     config = configs.get_config(name)
-    plan = execution.plan_for(config)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "transformed.tfrecord.gz")
         write_transformed(config, path, examples)
         dataset = inputs.from_tfrecords([path], transformed_spec(config), config, training=True)
         input_rate = input_images_per_second(dataset, batches, config.batch_size)
+    if input_only:
+        return {"preset": name, "cores": len(os.sched_getaffinity(0)),
+                "input_images_per_s": input_rate}  # fmt: skip
+    plan = execution.plan_for(config)
     model = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
     step_seconds = timing.seconds_per_step(model, config, steps=3)
     train_rate = config.batch_size / step_seconds
@@ -108,8 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=24, help="distinct transformed examples")
     parser.add_argument("--batches", type=int, default=60, help="batches timed")
     parser.add_argument("--out", default=RESULTS)
+    parser.add_argument(
+        "--input-only",
+        action="store_true",
+        help="time the input pipeline alone (for core scaling: run under `taskset -c 0`, `0,1`)",
+    )
     args = parser.parse_args(argv)
-    results = [bench_preset(p, args.examples, args.batches) for p in args.presets]
+    results = [bench_preset(p, args.examples, args.batches, args.input_only) for p in args.presets]
+    if args.input_only:
+        for r in results:
+            print(f"{r['preset']}: {r['input_images_per_s']:.1f} images/s on {r['cores']} core(s)")
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w") as out:
+            json.dump({"cpus": os.cpu_count(), "results": results}, out, indent=2)
+        return 0
     print("| preset | tile -> output | filters | batch | input images/s | train images/s | ratio |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
