@@ -28,7 +28,8 @@ import psutil
 
 from bench.bench_pipeline_memory import tree_rss
 from bench.machine import describe as describe_machine
-from pipeline.synthetic.pets import OXFORD_TEST, OXFORD_TRAINVAL, generate_synthetic_pets
+from pipeline.synthetic.catalogue import OXFORD_TEST, OXFORD_TRAINVAL
+from pipeline.synthetic.pets import generate_synthetic_pets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results", "scale.json")

@@ -11,7 +11,8 @@ from PIL import Image
 from scipy import ndimage
 
 from pipeline.synthetic import pets as synthetic_pets
-from pipeline.synthetic.pets import breed_table, generate_synthetic_pets, render_pet
+from pipeline.synthetic.catalogue import breed_table
+from pipeline.synthetic.pets import generate_synthetic_pets, render_pet
 
 NUM = 48
 

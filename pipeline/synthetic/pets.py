@@ -24,97 +24,15 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from pipeline.synthetic import drawing
+from pipeline.synthetic.catalogue import LIST_HEADER, assorted_size, oxford_size, plan
 
-# The 37 Oxford breeds in CLASS-ID order; cats are capitalised, dogs are not (as in the real names).
-BREEDS: tuple[str, ...] = (
-    "Abyssinian", "american_bulldog", "american_pit_bull_terrier", "basset_hound", "beagle",
-    "Bengal", "Birman", "Bombay", "boxer", "British_Shorthair", "chihuahua", "Egyptian_Mau",
-    "english_cocker_spaniel", "english_setter", "german_shorthaired", "great_pyrenees", "havanese",
-    "japanese_chin", "keeshond", "leonberger", "Maine_Coon", "miniature_pinscher", "newfoundland",
-    "Persian", "pomeranian", "pug", "Ragdoll", "Russian_Blue", "saint_bernard", "samoyed",
-    "scottish_terrier", "shiba_inu", "Siamese", "Sphynx", "staffordshire_bull_terrier",
-    "wheaten_terrier", "yorkshire_terrier",
-)  # fmt: skip
-CAT, DOG = 1, 2
-LIST_HEADER = (
-    "#Image CLASS-ID SPECIES BREED ID",
-    "#ID: 1:37 Class ids",
-    "#SPECIES: 1:Cat 2:Dog",
-    "#BREED ID: 1-25:Cat 1:12:Dog",
-    "#All images with 1st letter as captial are cat images",
-    "#images with small first letter are dog images",
-)
 MARKER_FILE = "synthetic_pets.json"  # parameters of the set; a matching one skips regeneration
 GENERATOR_VERSION = 3  # bump when the pixels change: a marker of an older version regenerates
-MIN_SIDE, MAX_SIDE = 100, 500
-OXFORD_TRAINVAL, OXFORD_TEST = 3680, 3669  # the real set's list files
-
-
-@dataclass(frozen=True)
-class Breed:
-    """One row of the Oxford breed table: CLASS-ID 1..37, species, BREED-ID within the species."""
-
-    class_id: int
-    name: str
-    species: int
-    breed_id: int
-
-
-def breed_table() -> tuple[Breed, ...]:
-    """The 37 breeds with the columns Oxford's list files use."""
-    rows, per_species = [], {CAT: 0, DOG: 0}
-    for class_id, name in enumerate(BREEDS, start=1):
-        species = CAT if name[0].isupper() else DOG
-        per_species[species] += 1
-        rows.append(Breed(class_id, name, species, per_species[species]))
-    return tuple(rows)
-
-
-@dataclass(frozen=True)
-class PetRecord:
-    """One generated example: its list-file row and its split."""
-
-    name: str
-    breed: Breed
-    trainval: bool
-
-    @property
-    def list_line(self) -> str:
-        return f"{self.name} {self.breed.class_id} {self.breed.species} {self.breed.breed_id}"
-
-
-def plan(num_images: int, trainval_count: int | None = None) -> list[PetRecord]:
-    """Names, breeds and splits: breeds in turn, and trainval/test alternating within a breed;
-    with `trainval_count`, exactly that many trainval names (a seeded choice, as the real set's
-    3,680 of 7,349)."""
-    table = breed_table()
-    chosen = None
-    if trainval_count is not None:
-        order = np.random.default_rng(num_images).permutation(num_images)
-        chosen = set(order[:trainval_count].tolist())
-    records = []
-    for i in range(num_images):
-        breed = table[i % len(table)]
-        number = i // len(table) + 1
-        trainval = i in chosen if chosen is not None else (i + number) % 2 == 1
-        records.append(PetRecord(f"{breed.name}_{number}", breed, trainval))
-    return records
-
-
-def oxford_size(seed: int, index: int) -> tuple[int, int]:
-    """(height, width) spread like the real photographs': a long side of 300-500 px, and one
-    image in twenty larger, up to 1,500 px; aspect 0.6-1, either orientation."""
-    rng = np.random.default_rng([seed, index, 1])
-    large = rng.random() < 0.05
-    long_side = int(rng.integers(500, 1501) if large else rng.integers(300, 501))
-    short_side = int(round(long_side * rng.uniform(0.6, 1.0)))
-    return (long_side, short_side) if rng.random() < 0.4 else (short_side, long_side)
 
 
 def _pet_mask(rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
@@ -167,19 +85,12 @@ def _border_band(mask: np.ndarray, width: int) -> np.ndarray:
 # --- one image -----------------------------------------------------------------------------------
 
 
-def _image_size(rng: np.random.Generator) -> tuple[int, int]:
-    """(height, width): a long side of 150-500 px, aspect 0.55-1, either orientation."""
-    long_side = int(rng.integers(150, MAX_SIDE + 1))
-    short_side = max(MIN_SIDE, int(round(long_side * rng.uniform(0.55, 1.0))))
-    return (long_side, short_side) if rng.random() < 0.4 else (short_side, long_side)
-
-
 def render_pet(
     seed: int, index: int, size: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Image (H x W x 3 uint8), trimap (H x W uint8 in {1,2,3}) and JPEG quality of pet `index`."""
     rng = np.random.default_rng([seed, index])
-    h, w = size if size is not None else _image_size(rng)
+    h, w = size if size is not None else assorted_size(rng)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
 
     image = drawing.texture(rng, yy, xx, fur=False)  # channels first until the end
