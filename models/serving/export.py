@@ -23,6 +23,7 @@ real request does not pay for tracing).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -53,6 +54,13 @@ def _resize_rows(columns: tf.Tensor, rows: tf.Tensor, height: tf.Tensor) -> tf.T
     high = tf.minimum(low + 1, h - 1)
     weight = (source - tf.cast(low, tf.float32))[:, None, None]
     return tf.gather(columns, low) * (1.0 - weight) + tf.gather(columns, high) * weight
+
+
+def _pad_to(values: tf.Tensor, largest: tf.Tensor) -> tf.Tensor:
+    """values [h, w, ...] padded with zeros at the bottom and right to [largest h, largest w]."""
+    extra = largest - tf.shape(values)[:2]
+    rest = [[0, 0]] * (len(values.shape) - 2)
+    return tf.pad(values, [[0, extra[0]], [0, extra[1]], *rest])
 
 
 def _full_size_classes(region: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
@@ -123,6 +131,28 @@ class SegmentationServer(tf.Module):
         raw = {contracts.IMAGE_KEY: _raw_feature(image_bytes, self._raw_spec[contracts.IMAGE_KEY])}
         return self.tft_layer(raw)
 
+    def _per_image(
+        self,
+        image_bytes: tf.Tensor,
+        answer: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+        spec: tf.TensorSpec,
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """(answer(region, size) per image, padded to the largest; sizes [B, 2]), where region is
+        the image's part of its canvas probabilities and size the image's own."""
+        transformed = self._canvas(image_bytes)
+        probabilities = self._probabilities(transformed)
+        sizes = tf.cast(transformed[contracts.IMAGE_SIZE_KEY], tf.int32)
+        largest = tf.reduce_max(sizes, axis=0)
+
+        def one(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
+            canvas, box, size = args
+            box = tf.cast(box, tf.int32)
+            region = canvas[box[0] : box[0] + box[2], box[1] : box[1] + box[3]]
+            return _pad_to(answer(region, size), largest)
+
+        boxes = transformed[contracts.CANVAS_BOX_KEY]
+        return tf.map_fn(one, (probabilities, boxes, sizes), fn_output_signature=spec), sizes
+
     def _answer(self, classes: tf.Tensor, sizes: tf.Tensor) -> dict[str, tf.Tensor]:
         """mask_png, mask (padded with -1) and image_size from per-image classes padded to
         [B, Hmax, Wmax] and sizes [B, 2]."""
@@ -182,22 +212,8 @@ class SegmentationServer(tf.Module):
         input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
     )
     def predict_image(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        transformed = self._canvas(image_bytes)
-        probabilities = self._probabilities(transformed)
-        sizes = tf.cast(transformed[contracts.IMAGE_SIZE_KEY], tf.int32)
-        largest = tf.reduce_max(sizes, axis=0)
-
-        def one(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
-            canvas, box, size = args
-            box = tf.cast(box, tf.int32)
-            region = canvas[box[0] : box[0] + box[2], box[1] : box[1] + box[3]]
-            classes = _full_size_classes(region, size)
-            return tf.pad(classes, [[0, largest[0] - size[0]], [0, largest[1] - size[1]]])
-
-        classes = tf.map_fn(
-            one,
-            (probabilities, transformed[contracts.CANVAS_BOX_KEY], sizes),
-            fn_output_signature=tf.TensorSpec([None, None], tf.int32),
+        classes, sizes = self._per_image(
+            image_bytes, _full_size_classes, tf.TensorSpec([None, None], tf.int32)
         )
         return self._answer(classes, sizes)
 
@@ -213,8 +229,7 @@ class SegmentationServer(tf.Module):
             classes = tiling.tiled_classes(
                 image, self._tile_size, self._output_size, TILE_BATCH, self._tile_probabilities
             )
-            size = tf.shape(classes)
-            return tf.pad(classes, [[0, largest[0] - size[0]], [0, largest[1] - size[1]]])
+            return _pad_to(classes, largest)
 
         classes = tf.map_fn(
             one, image_bytes, fn_output_signature=tf.TensorSpec([None, None], tf.int32)
@@ -225,22 +240,10 @@ class SegmentationServer(tf.Module):
         input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
     )
     def predict_image_probabilities(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        transformed = self._canvas(image_bytes)
-        probabilities = self._probabilities(transformed)
-        sizes = tf.cast(transformed[contracts.IMAGE_SIZE_KEY], tf.int32)
-        largest = tf.reduce_max(sizes, axis=0)
-
-        def one(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
-            canvas, box, size = args
-            box = tf.cast(box, tf.int32)
-            region = canvas[box[0] : box[0] + box[2], box[1] : box[1] + box[3]]
-            resized = tf.image.resize(region, size, method="bilinear")
-            return tf.pad(resized, [[0, largest[0] - size[0]], [0, largest[1] - size[1]], [0, 0]])
-
-        resized = tf.map_fn(
-            one,
-            (probabilities, transformed[contracts.CANVAS_BOX_KEY], sizes),
-            fn_output_signature=tf.TensorSpec([None, None, self._num_classes], tf.float32),
+        resized, sizes = self._per_image(
+            image_bytes,
+            lambda region, size: tf.image.resize(region, size, method="bilinear"),
+            tf.TensorSpec([None, None, self._num_classes], tf.float32),
         )
         return {
             contracts.PROBABILITIES_KEY: resized,
