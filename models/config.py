@@ -115,7 +115,8 @@ class PipelineConfig:
     jit_compile: str = "auto"  # auto: off on CPU (measured slower), on for GPUs
     checkpoint_every_steps: int = 500
     # train steps per call into the compiled train function; >1 saves the per-step Python dispatch.
-    # Checkpoints and logs still come per epoch.
+    # Checkpoints and logs still come per epoch; the last call of a run completes, so train_steps
+    # is met exactly when it is a multiple of this.
     steps_per_execution: int = 1
     # --- augmentation (paper, Sec. 3.1) ---
     elastic_grid: int = 3

@@ -24,6 +24,18 @@ def test_fit_runs_exactly_train_steps_when_calls_hold_several_steps(tmp_path):
     assert (tmp_path / "logs" / trainer.TRAINING_LOG).exists()
 
 
+def test_fit_stops_at_train_steps_that_are_not_a_multiple_of_the_epoch(tmp_path):
+    # 7 steps in epochs of 5: one whole epoch and one cut short, both validated.
+    config = configs.get_config("test", train_steps=7, checkpoint_every_steps=5, eval_steps=1)
+    model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
+    batches = tf.data.Dataset.from_tensors(timing.random_batch(config)).repeat()
+    history = trainer.fit(
+        model, batches, batches, config, str(tmp_path / "logs"), str(tmp_path / "backup")
+    )
+    assert int(model.optimizer.iterations.numpy()) == 7
+    assert len(history.history["val_loss"]) == 2
+
+
 def test_step_timing_counts_every_step_of_a_call():
     config = configs.get_config("test", steps_per_execution=3)
     model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)

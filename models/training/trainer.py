@@ -38,6 +38,24 @@ def backup_dir(backup_root: str, config: PipelineConfig, train_files: list[str])
     return os.path.join(backup_root, key[:16])
 
 
+class StopAtTrainSteps(keras.callbacks.Callback):
+    """Ends training once the optimizer has taken `train_steps` steps.
+
+    fit() runs whole epochs of checkpoint_every_steps, so without this a train_steps that is not a
+    multiple of it would be rounded up to one (2,500 steps in epochs of 550 ran 2,750). The check
+    runs after each compiled call, so with steps_per_execution > 1 the last call completes; the
+    cut epoch is still validated and checkpointed.
+    """
+
+    def __init__(self, train_steps: int) -> None:
+        super().__init__()
+        self.train_steps = train_steps
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if int(self.model.optimizer.iterations.numpy()) >= self.train_steps:
+            self.model.stop_training = True
+
+
 def fit(
     model: keras.Model,
     train: tf.data.Dataset,
@@ -59,6 +77,7 @@ def fit(
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
         keras.callbacks.CSVLogger(os.path.join(log_dir, TRAINING_LOG), append=True),
         TrainingProgress(config.train_steps, config.batch_size),
+        StopAtTrainSteps(config.train_steps),
         *extra_callbacks,
     ]
     return model.fit(
