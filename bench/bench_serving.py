@@ -44,18 +44,21 @@ class _TransformOutput:
     def __init__(self, config: configs.PipelineConfig, work: str) -> None:
         import tensorflow_transform as tft
         import tensorflow_transform.beam as tft_beam
-        from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+        from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
-        spec = {contracts.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)}
+        spec = {key: tf.io.FixedLenFeature([], tf.string)
+                for key in (contracts.IMAGE_KEY, contracts.MASK_KEY)}  # fmt: skip
         metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
         custom = {"tile_size": config.tile_size, "depth": config.depth,
                   preprocessing.DATASET_CONFIG_KEY: config.dataset.to_json()}  # fmt: skip
         with tft_beam.Context(temp_dir=os.path.join(work, "tmp")):
-            sample = [{contracts.IMAGE_KEY: _jpeg(64, 48)}]
+            sample = [{contracts.IMAGE_KEY: _jpeg(64, 48), contracts.MASK_KEY: _trimap(64, 48)}]
             _, transform_fn = (sample, metadata) | tft_beam.AnalyzeAndTransformDataset(
                 lambda inputs: preprocessing.preprocessing_fn(inputs, custom)
             )
             _ = transform_fn | tft_beam.WriteTransformFn(os.path.join(work, "transform"))
+        # the raw schema, which the export parses serialized examples with
+        metadata_io.write_metadata(metadata, os.path.join(work, "transform", "metadata"))
         self._output = tft.TFTransformOutput(os.path.join(work, "transform"))
 
     def __getattr__(self, name):
@@ -68,6 +71,15 @@ def _jpeg(height: int, width: int, seed: int = 0) -> bytes:
     image, _, _ = render_pet(seed, 1, (height, width))
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _trimap(height: int, width: int, seed: int = 0) -> bytes:
+    from pipeline.synthetic.pets import render_pet
+
+    _, trimap, _ = render_pet(seed, 1, (height, width))
+    buffer = io.BytesIO()
+    Image.fromarray(trimap).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
