@@ -28,6 +28,7 @@ ALWAYS_NOISE = (
     r"cpu_feature_guard\.cc",
     r"To enable the following instructions: .* rebuild TensorFlow",
     r"oneDNN custom operations are on",
+    r"Local rendezvous is aborting with status: OUT_OF_RANGE: End of sequence",  # a finite dataset
 )
 NO_GPU_NOISE = (r"TF-TRT Warning: Could not find TensorRT", r"cudart_stub\.cc", r"cuda_executor")
 # Python warnings of the libraries TFX pulls in, about their own future.
