@@ -52,7 +52,8 @@ class _TransformOutput:
         custom = {"tile_size": config.tile_size, "depth": config.depth,
                   preprocessing.DATASET_CONFIG_KEY: config.dataset.to_json()}  # fmt: skip
         with tft_beam.Context(temp_dir=os.path.join(work, "tmp")):
-            sample = [{contracts.IMAGE_KEY: _jpeg(64, 48), contracts.MASK_KEY: _trimap(64, 48)}]
+            jpeg, png = _pet(64, 48)
+            sample = [{contracts.IMAGE_KEY: jpeg, contracts.MASK_KEY: png}]
             _, transform_fn = (sample, metadata) | tft_beam.AnalyzeAndTransformDataset(
                 lambda inputs: preprocessing.preprocessing_fn(inputs, custom)
             )
@@ -65,22 +66,13 @@ class _TransformOutput:
         return getattr(self._output, name)
 
 
-def _jpeg(height: int, width: int, seed: int = 0) -> bytes:
+def _pet(height: int, width: int, seed: int = 0) -> tuple[bytes, bytes]:
+    """A generated pet of that size: the photo as JPEG and its trimap as PNG."""
+    from pipeline.synthetic import drawing
     from pipeline.synthetic.pets import render_pet
 
-    image, _, _ = render_pet(seed, 1, (height, width))
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
-
-
-def _trimap(height: int, width: int, seed: int = 0) -> bytes:
-    from pipeline.synthetic.pets import render_pet
-
-    _, trimap, _ = render_pet(seed, 1, (height, width))
-    buffer = io.BytesIO()
-    Image.fromarray(trimap).save(buffer, format="PNG")
-    return buffer.getvalue()
+    image, trimap, _ = render_pet(seed, 1, (height, width))
+    return drawing.encode(image, "JPEG", quality=90), drawing.encode(trimap, "PNG")
 
 
 def _timings(call, rounds: int) -> list[float]:
@@ -124,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         config.dataset,
     )  # fmt: skip
     served = tf.saved_model.load(os.path.join(work, "m"))
-    image_jpeg, big_jpeg = _jpeg(375, 500), _jpeg(1500, 2000, 2)
+    image_jpeg, big_jpeg = _pet(375, 500)[0], _pet(1500, 2000, 2)[0]
 
     def keras_probabilities(tiles: np.ndarray) -> np.ndarray:
         return tf.nn.softmax(model.predict(tiles, verbose=0), axis=-1).numpy()

@@ -9,16 +9,22 @@ from models.training import timing, trainer
 from models.training.model import build_training_model
 
 
-def test_fit_runs_exactly_train_steps_when_calls_hold_several_steps(tmp_path):
-    # 10 steps in epochs of 5, 4 steps per call: each epoch ends on a short call (4 + 1).
-    config = configs.get_config(
-        "test", train_steps=10, checkpoint_every_steps=5, steps_per_execution=4, eval_steps=1
-    )
+def _fit(config: configs.PipelineConfig, tmp_path):
+    """The Trainer's fit on one random batch, repeated; returns the model and its history."""
     model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
     batches = tf.data.Dataset.from_tensors(timing.random_batch(config)).repeat()
     history = trainer.fit(
         model, batches, batches, config, str(tmp_path / "logs"), str(tmp_path / "backup")
     )
+    return model, history
+
+
+def test_fit_runs_exactly_train_steps_when_calls_hold_several_steps(tmp_path):
+    # 10 steps in epochs of 5, 4 steps per call: each epoch ends on a short call (4 + 1).
+    config = configs.get_config(
+        "test", train_steps=10, checkpoint_every_steps=5, steps_per_execution=4, eval_steps=1
+    )
+    model, history = _fit(config, tmp_path)
     assert int(model.optimizer.iterations.numpy()) == 10
     assert len(history.history["loss"]) == 2
     assert (tmp_path / "logs" / trainer.TRAINING_LOG).exists()
@@ -27,11 +33,7 @@ def test_fit_runs_exactly_train_steps_when_calls_hold_several_steps(tmp_path):
 def test_fit_stops_at_train_steps_that_are_not_a_multiple_of_the_epoch(tmp_path):
     # 7 steps in epochs of 5: one whole epoch and one cut short, both validated.
     config = configs.get_config("test", train_steps=7, checkpoint_every_steps=5, eval_steps=1)
-    model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
-    batches = tf.data.Dataset.from_tensors(timing.random_batch(config)).repeat()
-    history = trainer.fit(
-        model, batches, batches, config, str(tmp_path / "logs"), str(tmp_path / "backup")
-    )
+    model, history = _fit(config, tmp_path)
     assert int(model.optimizer.iterations.numpy()) == 7
     assert len(history.history["val_loss"]) == 2
 
