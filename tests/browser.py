@@ -19,7 +19,8 @@ def chromium() -> webdriver.Chrome:
     binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not binary or not driver:
         raise RuntimeError(
-            "Debian's chromium and chromium-driver are needed (.ci/run installs them)"
+            "Debian's chromium and chromium-driver are needed (scripts/test.sh installs them "
+            "where it can: as root or with sudo)"
         )
     options = webdriver.ChromeOptions()
     options.binary_location = binary

@@ -1,6 +1,14 @@
 """Precision and XLA choices: honoured when set, measured where the hardware does not decide."""
 
+import os
+import subprocess
+import sys
+
+import tensorflow as tf
+
 from models.training import execution as hardware
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_explicit_precision_is_honoured_and_not_probed():
@@ -35,3 +43,31 @@ def test_plan_on_this_machine_logs_a_reason():
     plan = hardware.plan_execution("float32", "off")
     assert plan.precision == "float32" and plan.jit_compile is False
     assert "precision float32" in plan.reason and plan.device in ("CPU",) or "GPU" in plan.device
+
+
+def test_a_bfloat16_step_that_fails_falls_back_to_float32():
+    def probe(policy):
+        if policy == "mixed_bfloat16":
+            raise tf.errors.AbortedError(
+                None, None, "could not create a primitive descriptor for a convolution"
+            )
+        return 0.1
+
+    policy, why = hardware.choose_precision("auto", [], {"avx512_bf16"}, probe)
+    assert policy == "float32"
+    assert "mixed_bfloat16 step failed" in why and "primitive descriptor" in why
+
+
+def test_without_bfloat16_kernels_the_trainer_plans_float32():
+    """oneDNN limited to AVX2 has no bfloat16 convolution: the real probe must not crash."""
+    script = (
+        "import models; from models.config import get_config; "
+        "from models.training import execution; "
+        "print('PLAN', execution.plan_for(get_config('test')).precision)"
+    )
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "PLAN float32" in result.stdout

@@ -39,6 +39,10 @@ class WeightedSegmentationModel(keras.Model):
         self.compiled_metrics.update_state(targets[contracts.LABEL_KEY], logits)
         return {m.name: m.result() for m in self.metrics}
 
+    # No tensor-dependent Python control flow in either step: AutoGraph need not convert them,
+    # and when it does it recurses into tf_keras (not on its do-not-convert list) and fails on
+    # mixed precision's `create_autocast_variable`, with a warning block on every run.
+    @tf.autograph.experimental.do_not_convert
     def train_step(self, batch):
         tiles, targets = batch
         with tf.GradientTape() as tape:
@@ -49,6 +53,7 @@ class WeightedSegmentationModel(keras.Model):
         self.optimizer.minimize(replica_loss, self.trainable_variables, tape=tape)
         return self._update_metrics(targets, logits, step_loss)
 
+    @tf.autograph.experimental.do_not_convert
     def test_step(self, batch):
         tiles, targets = batch
         logits = self(tiles, training=False)
