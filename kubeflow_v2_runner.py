@@ -4,8 +4,10 @@
         --pipeline-root gs://BUCKET/petunet --image REGION-docker.pkg.dev/PROJECT/REPO/petunet:TAG \
         --data-root gs://BUCKET/oxford-iiit-pet --preset paper
 
-Nothing is uploaded and no cluster is contacted; the data root is only read for the data set's
-description (dataset.json, or the Oxford layout), so a wrong one fails here. User code
+Nothing is uploaded and no cluster is contacted. The data set's description comes from
+--dataset-json (a local file, so nothing remote is read) or from the data root (dataset.json, or
+the Oxford layout), so a wrong one fails here; the ExampleGen checks the data against it when it
+runs. Every setting of local_runner.py is accepted, with the same flags (pipeline/cli.py). User code
 (Transform's preprocessing_fn, the Trainer's run_fn, the custom components) is referenced by module
 path, so the image built from this repository (see README) must have it on PYTHONPATH; the
 spec carries no wheel.
@@ -16,9 +18,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 
 from models import config as configs  # first: selects Keras 2 before anything loads TensorFlow
+from pipeline import cli
 
 DEFAULT_IMAGE = "petunet:latest"
 
@@ -51,38 +53,46 @@ def compile_pipeline(
     return output
 
 
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    spec = parser.add_argument_group("the pipeline spec")
+    spec.add_argument("--output", default="petunet_pipeline.json", help="spec file to write")
+    spec.add_argument("--pipeline-root", required=True, help="e.g. gs://BUCKET/petunet")
+    spec.add_argument("--image", default=DEFAULT_IMAGE, help="container image with petunet")
+    spec.add_argument(
+        "--dataset-json",
+        help="the data set's description, read here instead of --data-root: an nnU-Net "
+        "dataset.json, the dataset.json petunet writes beside its examples, or `oxford`",
+    )
+    cli.add_settings(parser)
+    return cli.parse(parser, argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    warnings.filterwarnings("ignore", message="You are using a non-supported Python version")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default="petunet_pipeline.json", help="spec file to write")
-    parser.add_argument("--pipeline-root", required=True, help="e.g. gs://BUCKET/petunet")
-    parser.add_argument(
-        "--data-root",
-        required=True,
-        help="the data folder the job reads (nnU-Net layout with dataset.json, or Oxford-IIIT "
-        "Pet); read once here for the data set's description",
-    )
-    parser.add_argument("--oxford-border", choices=("class", "ignore"), default="class")
-    parser.add_argument("--image", default=DEFAULT_IMAGE, help="container image with petunet")
-    parser.add_argument("--preset", default="paper", help=f"one of {sorted(configs.PRESETS)}")
-    parser.add_argument("--train-steps", type=int, help="override config.train_steps")
-    parser.add_argument("--beam-args", nargs="*", default=[], help="e.g. --runner=DataflowRunner")
-    args = parser.parse_args(argv)
-    try:
-        config = configs.get_config(
-            args.preset,
-            train_steps=args.train_steps,
-            beam_args=tuple(args.beam_args) or configs.PipelineConfig.beam_args,
-            oxford_border_as_ignore=args.oxford_border == "ignore",
-        )
-        from pipeline import data
+    from pipeline import console
 
-        config = data.with_dataset(config, args.data_root)
+    console.configure_logging()
+    args = parse_args(argv)
+    try:
+        if not args.data_root:
+            raise ValueError("--data-root is required: the folder the job reads (e.g. gs://...)")
+        config = cli.config_from(args, "paper")
+        from components.example_gen import layouts
+
+        border_as_ignore = config.data.oxford_border == "ignore"
+        if args.dataset_json:
+            dataset = layouts.describe_file(args.dataset_json, border_as_ignore)
+        else:
+            dataset = layouts.describe(config.data.data_root, border_as_ignore)
+        config = config.with_dataset(dataset)
     except (ValueError, OSError) as error:
         print(f"petunet: {error}", file=sys.stderr)
         return 2
-    path = compile_pipeline(config, args.data_root, args.pipeline_root, args.image, args.output)
+    with console.StderrFilter():
+        path = compile_pipeline(
+            config, config.data.data_root, args.pipeline_root, args.image, args.output
+        )
     print(f"petunet: wrote {path}")
     return 0
 

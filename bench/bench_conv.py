@@ -19,6 +19,7 @@ import os
 import tensorflow as tf
 
 from bench.machine import describe as describe_machine
+from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
 from models.network.unet import build_unet
 from models.training import timing
@@ -26,14 +27,22 @@ from models.training import timing
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "conv.json")
 
 
-def conv_shapes(config: configs.PipelineConfig) -> list[tuple[str, list[int], int]]:
+def conv_shapes(config: configs.TrainerConfig) -> list[tuple[str, list[int], int]]:
     """(layer name, input shape [B, H, W, C], filters) of every 3x3 conv of the preset's U-Net."""
-    model = build_unet(config.tile_size, config.depth, config.base_filters, dropout_rate=0.0)
+    model = build_unet(
+        config.tile_size,
+        config.depth,
+        config.training.base_filters,
+        num_classes=config.num_classes,
+        dropout_rate=0.0,
+    )
     shapes = []
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.Conv2D) and layer.kernel_size == (3, 3):
             height, width, channels = layer.input.shape[1:]
-            shapes.append((layer.name, [config.batch_size, height, width, channels], layer.filters))
+            shapes.append(
+                (layer.name, [config.training.batch_size, height, width, channels], layer.filters)
+            )
     return shapes
 
 
@@ -55,7 +64,7 @@ def conv_step(shape: list[int], filters: int, dtype: tf.DType):
 
 
 def bench_preset(name: str, steps: int, rounds: int) -> dict:
-    config = configs.get_config(name)
+    config = configs.get_config(name).with_dataset(OXFORD_PETS).trainer()
     layers = []
     for layer, shape, filters in conv_shapes(config):
         steps_by_dtype = {d: conv_step(shape, filters, d) for d in (tf.float32, tf.bfloat16)}
@@ -79,8 +88,8 @@ def bench_preset(name: str, steps: int, rounds: int) -> dict:
     return {
         "preset": name,
         "tile": config.tile_size,
-        "filters": config.base_filters,
-        "batch": config.batch_size,
+        "filters": config.training.base_filters,
+        "batch": config.training.batch_size,
         "layers": layers,
         "float32_ms": total32,
         "bfloat16_ms": total16,

@@ -26,7 +26,8 @@ from bench.machine import describe as describe_machine
 from components.example_gen import oxford
 from components.example_gen.component import SegmentationExampleGen
 from components.example_gen.executor import Executor, to_example
-from models.config import PipelineConfig, get_config
+from components.example_gen.oxford import OXFORD_PETS
+from models.config import TrainerConfig, get_config
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,7 +77,7 @@ def time_executor(root: str, beam_args: list[str], out_dir: str) -> dict:
     return {"examples": report["ingested"], "seconds": seconds, "mb_out": written / 1e6}
 
 
-def time_transform(examples_dir: str, out_dir: str, config: PipelineConfig) -> dict:
+def time_transform(examples_dir: str, out_dir: str, config: TrainerConfig) -> dict:
     """tf.Transform over every split ExampleGen wrote: analyze (class counts) and transform."""
     import apache_beam as beam
     import tensorflow as tf
@@ -95,7 +96,7 @@ def time_transform(examples_dir: str, out_dir: str, config: PipelineConfig) -> d
     }
     schema = schema_utils.schema_from_feature_spec(spec)
     source = tfxio.TFExampleRecord(os.path.join(examples_dir, "*", "*.gz"), schema=schema)
-    custom_config = {"tile_size": config.tile_size, "depth": config.depth}
+    custom_config = preprocessing.custom_config(config.transform, config.dataset)
 
     def fn(inputs):
         return preprocessing.preprocessing_fn(inputs, custom_config)
@@ -152,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows[f"executor_{mode}"] = time_executor(root, MODES[mode], os.path.join(work, mode))
         if "in_memory" in args.modes:
             rows["transform_in_memory_demo_tile"] = time_transform(
-                os.path.join(work, "in_memory"), os.path.join(work, "transform"), get_config("demo")
+                os.path.join(work, "in_memory"),
+                os.path.join(work, "transform"),
+                get_config("demo").with_dataset(OXFORD_PETS).trainer(),
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -21,9 +21,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
 from models import contracts
-from models.dataset import OXFORD_PETS
 from models.training import execution, inputs, timing
 from models.training.model import build_training_model
 from models.transform import overlap_tile
@@ -32,16 +32,16 @@ from pipeline.synthetic.pets import render_pet
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "input.json")
 
 
-def transformed_spec(config: configs.PipelineConfig) -> dict:
+def transformed_spec(config: configs.TrainerConfig) -> dict:
     return {
         contracts.IMAGE_REGION_KEY: tf.io.FixedLenFeature([], tf.string),
         contracts.LABEL_REGION_KEY: tf.io.FixedLenFeature([], tf.string),
         contracts.CANVAS_BOX_KEY: tf.io.FixedLenFeature([4], tf.int64),
-        contracts.CLASS_COUNTS_KEY: tf.io.FixedLenFeature([contracts.NUM_CLASSES], tf.float32),
+        contracts.CLASS_COUNTS_KEY: tf.io.FixedLenFeature([OXFORD_PETS.num_classes], tf.float32),
     }
 
 
-def write_transformed(config: configs.PipelineConfig, path: str, count: int) -> None:
+def write_transformed(config: configs.TrainerConfig, path: str, count: int) -> None:
     """`count` transformed examples of generated 500x375 pets, gzipped like Transform's output."""
     options = tf.io.TFRecordOptions(compression_type="GZIP")
 
@@ -54,7 +54,7 @@ def write_transformed(config: configs.PipelineConfig, path: str, count: int) -> 
             image, trimap, _ = render_pet(0, index, (375, 500))
             region, box = overlap_tile.image_to_region(tf.constant(image), config.output_size)
             label = overlap_tile.mask_to_region(tf.constant(trimap[..., None]), box, OXFORD_PETS)
-            counts = [float(np.sum(label.numpy() == c)) for c in range(contracts.NUM_CLASSES)]
+            counts = [float(np.sum(label.numpy() == c)) for c in range(OXFORD_PETS.num_classes)]
             feature = {
                 contracts.IMAGE_REGION_KEY: as_bytes(region),
                 contracts.LABEL_REGION_KEY: as_bytes(label),
@@ -80,25 +80,25 @@ def input_images_per_second(dataset: tf.data.Dataset, batches: int, batch_size: 
 
 
 def bench_preset(name: str, examples: int, batches: int, input_only: bool = False) -> dict:
-    config = configs.get_config(name)
+    config = configs.get_config(name).with_dataset(OXFORD_PETS).trainer()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "transformed.tfrecord.gz")
         write_transformed(config, path, examples)
         dataset = inputs.from_tfrecords([path], transformed_spec(config), config, training=True)
-        input_rate = input_images_per_second(dataset, batches, config.batch_size)
+        input_rate = input_images_per_second(dataset, batches, config.training.batch_size)
     if input_only:
         return {"preset": name, "cores": len(os.sched_getaffinity(0)),
                 "input_images_per_s": input_rate}  # fmt: skip
     plan = execution.plan_for(config)
     model = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
     step_seconds = timing.seconds_per_step(model, config, steps=3)
-    train_rate = config.batch_size / step_seconds
+    train_rate = config.training.batch_size / step_seconds
     return {
         "preset": name,
         "tile": config.tile_size,
         "output": config.output_size,
-        "filters": config.base_filters,
-        "batch": config.batch_size,
+        "filters": config.training.base_filters,
+        "batch": config.training.batch_size,
         "trainer_choice": plan.reason,
         "input_images_per_s": input_rate,
         "train_step_images_per_s": train_rate,

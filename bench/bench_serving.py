@@ -29,6 +29,7 @@ from PIL import Image
 
 from bench import flops, plain_serving
 from bench.machine import describe as describe_machine
+from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
 from models import contracts
 from models.serving import export
@@ -41,7 +42,7 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "s
 class _TransformOutput:
     """What export needs of a TFTransformOutput, built from the real preprocessing_fn."""
 
-    def __init__(self, config: configs.PipelineConfig, work: str) -> None:
+    def __init__(self, config: configs.TrainerConfig, work: str) -> None:
         import tensorflow_transform as tft
         import tensorflow_transform.beam as tft_beam
         from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
@@ -49,8 +50,7 @@ class _TransformOutput:
         spec = {key: tf.io.FixedLenFeature([], tf.string)
                 for key in (contracts.IMAGE_KEY, contracts.MASK_KEY)}  # fmt: skip
         metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-        custom = {"tile_size": config.tile_size, "depth": config.depth,
-                  preprocessing.DATASET_CONFIG_KEY: config.dataset.to_json()}  # fmt: skip
+        custom = preprocessing.custom_config(config.transform, config.dataset)
         with tft_beam.Context(temp_dir=os.path.join(work, "tmp")):
             jpeg, png = _pet(64, 48)
             sample = [{contracts.IMAGE_KEY: jpeg, contracts.MASK_KEY: png}]
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
-    config = configs.get_config(args.preset)
+    config = configs.get_config(args.preset).with_dataset(OXFORD_PETS).trainer()
     work = tempfile.mkdtemp(prefix="bench_serving_")
     model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
     export.export_serving_model(

@@ -22,6 +22,7 @@ import tensorflow as tf
 from bench import flops
 from bench.machine import describe as describe_machine
 from bench.reference_unet import build_reference_unet
+from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
 from models import contracts
 from models.training import execution, timing
@@ -30,7 +31,7 @@ from models.training.model import build_training_model
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "training.json")
 
 
-def _reference_batch(config: configs.PipelineConfig):
+def _reference_batch(config: configs.TrainerConfig):
     tiles, targets = timing.random_batch(config)
     return tf.cast(tiles, tf.float32), targets[contracts.LABEL_KEY]
 
@@ -38,12 +39,15 @@ def _reference_batch(config: configs.PipelineConfig):
 def bench_preset(
     name: str, batch_size: int | None, steps: int, rounds: int, peak_tflops: float | None
 ) -> dict:
-    config = configs.get_config(name, **({"batch_size": batch_size} if batch_size else {}))
+    overrides = {"batch_size": batch_size} if batch_size else {}
+    config = configs.get_config(name, **overrides).with_dataset(OXFORD_PETS).trainer()
     plan = execution.plan_for(config)
     variants = {
         "petunet": build_training_model(config, plan.strategy, plan.precision, plan.jit_compile),
         "petunet_float32": build_training_model(config, plan.strategy, "float32", plan.jit_compile),
-        "reference": build_reference_unet(config.tile_size, config.depth, config.base_filters),
+        "reference": build_reference_unet(
+            config.tile_size, config.depth, config.training.base_filters
+        ),
     }
     counts = {
         k: int(sum(tf.size(w).numpy() for w in m.trainable_weights)) for k, m in variants.items()
@@ -57,7 +61,7 @@ def bench_preset(
     step_fns = {k: timing.step_function(m, batches[k]) for k, m in variants.items()}
     # One call runs steps_per_execution steps for petunet (as the Trainer compiles it) and one
     # for the default-compiled reference: each round times at least `steps` steps of each.
-    per_call = {k: 1 if k == "reference" else config.steps_per_execution for k in step_fns}
+    per_call = {k: 1 if k == "reference" else config.training.steps_per_execution for k in step_fns}
     for step in step_fns.values():  # trace and warm up
         step()
         step()
@@ -65,10 +69,10 @@ def bench_preset(
     for _ in range(rounds):
         for key, step in step_fns.items():
             seconds_per_step[key] += timing.time_steps(step, steps, per_call[key]) / rounds
-    step_flops = flops.training_flops(variants["reference"]) / config.batch_size
+    step_flops = flops.training_flops(variants["reference"]) / config.training.batch_size
     rows = {}
     for key in step_fns:
-        rate = config.batch_size / seconds_per_step[key]
+        rate = config.training.batch_size / seconds_per_step[key]
         row = {"images_per_s": rate, "ms_per_step": 1000 * seconds_per_step[key]}
         if peak_tflops:
             row["fraction_of_peak"] = rate * step_flops / (peak_tflops * 1e12)
@@ -80,14 +84,14 @@ def bench_preset(
         "preset": name,
         "tile": config.tile_size,
         "depth": config.depth,
-        "filters": config.base_filters,
-        "batch": config.batch_size,
+        "filters": config.training.base_filters,
+        "batch": config.training.batch_size,
         "parameters": counts["reference"],
         "training_gflop_per_image": step_flops / 1e9,
         "device": plan.device,
         "trainer_choice": plan.reason,
         "steps_per_round": steps,
-        "steps_per_execution": config.steps_per_execution,
+        "steps_per_execution": config.training.steps_per_execution,
         "rounds": rounds,
         "variants": rows,
     }

@@ -1,173 +1,91 @@
-"""Every knob of petunet in one place: the paper's values as defaults, small presets for CPU runs.
+"""Every knob of petunet in one place, in sections: the paper's values as defaults, small presets.
 
-`PipelineConfig` is a frozen dataclass; presets are partial overrides of it and the runners apply
-command-line overrides on top (`with_overrides`). Validation happens here, before any component
-runs, so a bad tile or preset fails at once with a message.
+Each section is what one part of the pipeline reads, and is its cache key:
+
+    data        the ExampleGen (and the synthetic set generated when there is no data root)
+    transform   Transform: the tile geometry, which the Trainer and the served model share
+    training    the Trainer (network width, optimizer, schedule, augmentation, loss, devices)
+    evaluation  both Evaluators (blessing thresholds)
+    serving     the exported model's signatures (written by the Trainer)
+    run         the runner: paths, Beam, the cache, the data gates, the report
+
+Every field is a setting (models/settings.py): its flag, range and help are declared with it, and
+both command-line interfaces and the README's table of flags are made from them. Presets are
+partial overrides by field name (names are unique across sections); the runners apply command-line
+overrides on top. Every value is checked when a section is built.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from models.dataset import OXFORD_PETS, DatasetSpec
+from models.dataset import DatasetSpec
 from models.network import geometry
+from models.settings import SettingError, check, setting, settings_of
 
 PIPELINE_NAME = "petunet"
-
-OPTIMIZERS = ("sgd", "adam")
-LR_SCHEDULES = ("constant", "cosine")
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-JIT_CHOICES = ("auto", "on", "off")
-SYNTHETIC_SETS = ("pets", "cells")
-# field -> (lowest, highest, lowest excluded); every number of the config is checked against it.
-RANGES: dict[str, tuple[float, float, bool]] = {
-    "synthetic_num_images": (2, 100_000, False),
-    "synthetic_seed": (0, 2**31 - 1, False),
-    "eval_percent": (1, 49, False),
-    "max_file_mb": (0.0, 100_000.0, True),
-    "max_image_megapixels": (0.0, 1000.0, True),
-    "tile_size": (1, geometry.MAX_TILE, False),
-    "depth": (1, geometry.MAX_DEPTH, False),
-    "base_filters": (1, 1024, False),
-    "dropout_rate": (0.0, 0.95, False),
-    "learning_rate": (0.0, 10.0, False),
-    "momentum": (0.0, 0.9999, False),
-    "lr_final_fraction": (0.0, 1.0, False),
-    "batch_size": (1, 1024, False),
-    "train_steps": (1, 10_000_000, False),
-    "eval_steps": (1, 1_000_000, False),
-    "shuffle_buffer": (1, 100_000, False),
-    "checkpoint_every_steps": (1, 10_000_000, False),
-    "steps_per_execution": (1, 100_000, False),
-    "elastic_grid": (1, 64, False),
-    "elastic_std_px": (0.0, 1000.0, False),
-    "border_w0": (0.0, 1000.0, False),
-    "border_sigma_px": (0.0, 1000.0, True),
-    "border_max_objects": (2, 256, False),
-    "mean_iou_threshold": (0.0, 1.0, False),
-    "foreground_iou_threshold": (0.0, 1.0, False),
-    "change_threshold": (-1.0, 1.0, False),
-    "max_skipped_percent": (0.0, 100.0, False),
-    "min_eval_examples": (1, 1_000_000, False),
-}
-# Fields whose command-line flag is not simply --field-name.
-FLAG_NAMES = {"synthetic_num_images": "--num-images", "synthetic_seed": "--seed"}
-
-
-def flag_name(field: str) -> str:
-    """The command-line flag that sets a config field, for error messages."""
-    return FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
-
-
-def _check_range(field: str, value: Any) -> None:
-    low, high, low_open = RANGES[field]
-    integral = isinstance(low, int) and isinstance(high, int)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{flag_name(field)} must be a number, got {value!r}")
-    if integral and not float(value).is_integer():
-        raise ValueError(f"{flag_name(field)} must be a whole number, got {value}")
-    below = value <= low if low_open else value < low
-    if math.isnan(value) or below or value > high:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{flag_name(field)} must be in {bracket}{low}, {high}], got {value}")
+IN_MEMORY_BEAM = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
 
 @dataclass(frozen=True)
-class PipelineConfig:
-    """All settings of a run. Defaults are the paper's (Ronneberger et al. 2015, Sec. 3)."""
+class DataConfig:
+    """What the ExampleGen reads, and the synthetic set made when there is no data root."""
 
-    # --- where things are ---
-    pipeline_name: str = PIPELINE_NAME
-    output_dir: str = "outputs"
-    data_root: str | None = None  # None: generate a synthetic set under output_dir
-    # --- data ---
-    # The data set's classes, values and channels: read from the data folder by the runner.
-    dataset: DatasetSpec = OXFORD_PETS
-    synthetic: str = "pets"  # the generated set when there is no data root: pets or cells
-    synthetic_num_images: int = 200
-    synthetic_seed: int = 0
-    eval_percent: int = 20  # share of the training names that goes to `eval` (by name hash)
-    oxford_border_as_ignore: bool = False  # Oxford trimaps: border pixels weigh nothing
-    max_file_mb: float = 64.0  # the largest image or mask file read; larger ones are skipped
-    max_image_megapixels: float = 40.0  # the served model refuses larger images (from the header)
-    # --- network (paper, Fig. 1) ---
-    tile_size: int = 572
-    depth: int = 5
-    base_filters: int = 64
-    dropout_rate: float = 0.5
-    # --- training (paper, Sec. 3) ---
-    optimizer: str = "sgd"
-    learning_rate: float = 1e-3
-    momentum: float = 0.99
-    # constant (the paper gives no schedule) or cosine: decays to lr * lr_final_fraction at the end
-    lr_schedule: str = "constant"
-    lr_final_fraction: float = 0.05
-    batch_size: int = 1
-    train_steps: int = 20000
-    eval_steps: int = 50
-    shuffle_buffer: int = 64  # image examples are large: not TFX's default 10,000
-    precision: str = "auto"  # auto: mixed_bfloat16 where the hardware supports it
-    jit_compile: str = "auto"  # auto: off on CPU (measured slower), on for GPUs
-    checkpoint_every_steps: int = 500
-    # train steps per call into the compiled train function; >1 saves the per-step Python dispatch.
-    # Checkpoints and logs still come per epoch; the last call of a run completes, so train_steps
-    # is met exactly when it is a multiple of this.
-    steps_per_execution: int = 1
-    # --- augmentation (paper, Sec. 3.1) ---
-    elastic_grid: int = 3
-    elastic_std_px: float = 10.0
-    flip: bool = True
-    # --- loss (paper, Eq. 2) ---
-    class_balance: bool = True
-    border_weight: bool = True
-    border_w0: float = 10.0
-    border_sigma_px: float = 5.0
-    border_max_objects: int = 8  # largest objects per foreground class the border term considers
-    # --- evaluation and blessing ---
-    mean_iou_threshold: float = 0.5
-    foreground_iou_threshold: float = 0.0  # every foreground class's IoU (Oxford: the pet's)
-    change_threshold: float = -1e-10  # no regression against the last blessed model
-    # --- data gates: the run stops before training when one fails ---
-    max_skipped_percent: float = 10.0  # of the listed examples
-    min_eval_examples: int = 50
-    allow_anomalies: bool = False  # ExampleValidator's anomalies stop the run unless allowed
-    # --- execution ---
-    beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
-    enable_cache: bool = True
+    data_root: str | None = setting(
+        None, "path", "a data folder: nnU-Net layout with dataset.json, or Oxford-IIIT Pet "
+        "(default: a generated synthetic set)",
+    )  # fmt: skip
+    synthetic: str = setting(
+        "pets", "str", "the set generated without --data-root", choices=("pets", "cells")
+    )
+    synthetic_num_images: int = setting(
+        200, "int", "images in the generated set", low=2, high=100_000, flag="--num-images"
+    )
+    synthetic_seed: int = setting(
+        0, "int", "seed of the generated set", low=0, high=2**31 - 1, flag="--seed"
+    )
+    eval_percent: int = setting(
+        20, "int", "share of the training names in the eval split (by name hash)", low=1, high=49
+    )
+    oxford_border: str = setting(
+        "class", "str", "Oxford trimaps: the border band is a class, or weighs nothing",
+        choices=("class", "ignore"),
+    )  # fmt: skip
+    max_file_mb: float = setting(
+        64.0, "float", "the largest image or mask file read; larger ones are skipped",
+        low=0.0, high=100_000.0, low_open=True,
+    )  # fmt: skip
+    # The data set's description: read from the data root (or a dataset.json) by the runner.
+    dataset: DatasetSpec | None = None
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"--optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(
-                f"--lr-schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"
-            )
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.jit_compile not in JIT_CHOICES:
-            raise ValueError(
-                f"--jit-compile must be one of {JIT_CHOICES}, got {self.jit_compile!r}"
-            )
-        if self.synthetic not in SYNTHETIC_SETS:
-            raise ValueError(f"--synthetic must be one of {SYNTHETIC_SETS}, got {self.synthetic!r}")
-        for field in RANGES:
-            _check_range(field, getattr(self, field))
-        geometry.geometry(self.tile_size, self.depth)  # raises with the nearest valid tiles
-        if self.data_root is not None and not os.path.isdir(self.data_root):
-            raise ValueError(f"--data-root {self.data_root!r} is not a directory")
+        check(self)
+        if self.data_root is not None and "://" not in self.data_root:
+            if not os.path.isdir(self.data_root):
+                raise SettingError("--data-root", f"{self.data_root!r} is not a directory")
 
-    @property
-    def num_classes(self) -> int:
-        return self.dataset.num_classes
 
-    @property
-    def input_channels(self) -> int:
-        return self.dataset.num_channels
+@dataclass(frozen=True)
+class TransformConfig:
+    """The tile geometry (paper, Fig. 2): Transform cuts to it, the Trainer and the served model
+    use it. Depth is the number of levels (the paper's 5: four poolings)."""
+
+    tile_size: int = setting(
+        572, "int", "input tile T (valid: every pooled map even; 572 -> 388)", low=1,
+        high=geometry.MAX_TILE,
+    )  # fmt: skip
+    depth: int = setting(5, "int", "levels of the U-Net", low=1, high=geometry.MAX_DEPTH)
+
+    def __post_init__(self) -> None:
+        check(self)
+        try:
+            geometry.geometry(self.tile_size, self.depth)
+        except ValueError as error:
+            raise SettingError("--tile-size", str(error).removeprefix("tile size ")) from None
 
     @property
     def output_size(self) -> int:
@@ -176,6 +94,138 @@ class PipelineConfig:
     @property
     def margin(self) -> int:
         return geometry.margin(self.tile_size, self.depth)
+
+
+# Fields of the training section that TFX passes to run_fn itself (TrainArgs, EvalArgs).
+STEP_FIELDS = ("train_steps", "eval_steps")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The Trainer's settings (paper, Sec. 3). batch_size is the global batch: split evenly over
+    the replicas of all workers."""
+
+    base_filters: int = setting(64, "int", "filters of the first level (doubling per level)",
+                                low=1, high=1024)  # fmt: skip
+    dropout_rate: float = setting(0.5, "float", "dropout at the end of the contracting path",
+                                  low=0.0, high=0.95)  # fmt: skip
+    optimizer: str = setting("sgd", "str", "the optimizer", choices=("sgd", "adam"))
+    learning_rate: float = setting(1e-3, "float", "learning rate", low=0.0, high=10.0)
+    momentum: float = setting(0.99, "float", "SGD momentum", low=0.0, high=0.9999)
+    lr_schedule: str = setting(
+        "constant", "str", "constant (the paper gives none) or cosine decay to the end",
+        choices=("constant", "cosine"),
+    )  # fmt: skip
+    lr_final_fraction: float = setting(
+        0.05, "float", "cosine: the rate at the end, as a share of the first", low=0.0, high=1.0
+    )
+    batch_size: int = setting(1, "int", "global batch (split over the replicas)", low=1,
+                              high=1024)  # fmt: skip
+    train_steps: int = setting(20_000, "int", "optimizer steps (the most, with --train-minutes)",
+                               low=1, high=10_000_000)  # fmt: skip
+    train_minutes: float = setting(
+        0.0, "float", "a training-time budget: the steps that fit it, measured on this machine "
+        "(at most --train-steps); 0: off", low=0.0, high=100_000.0,
+    )  # fmt: skip
+    eval_steps: int = setting(50, "int", "validation batches per validation round", low=1,
+                              high=1_000_000)  # fmt: skip
+    shuffle_buffer: int = setting(
+        64, "int", "examples in the shuffle buffer (image examples are large)", low=1,
+        high=100_000,
+    )  # fmt: skip
+    precision: str = setting(
+        "auto", "str", "auto: what this machine runs fastest (measured on bfloat16 CPUs)",
+        choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
+    )  # fmt: skip
+    jit_compile: str = setting("auto", "str", "XLA: auto is on for GPUs, off on CPUs",
+                               choices=("auto", "on", "off"))  # fmt: skip
+    checkpoint_every_steps: int = setting(
+        500, "int", "steps between checkpoints and validation rounds", low=1, high=10_000_000
+    )
+    steps_per_execution: int = setting(
+        1, "int", "train steps per call into the compiled train function", low=1, high=100_000
+    )
+    elastic_grid: int = setting(3, "int", "elastic deformation: coarse grid (paper: 3 x 3)",
+                                low=1, high=64)  # fmt: skip
+    elastic_std_px: float = setting(10.0, "float", "elastic deformation: displacement std (px)",
+                                    low=0.0, high=1000.0)  # fmt: skip
+    flip: bool = setting(True, "bool", "random flips with the deformation")
+    class_balance: bool = setting(True, "bool", "w_c: inverse class frequency in the loss")
+    border_weight: bool = setting(True, "bool", "the paper's border term between objects")
+    border_w0: float = setting(10.0, "float", "border term: w0 (paper: 10)", low=0.0,
+                               high=1000.0)  # fmt: skip
+    border_sigma_px: float = setting(5.0, "float", "border term: sigma in px (paper: about 5)",
+                                     low=0.0, high=1000.0, low_open=True)  # fmt: skip
+    border_max_objects: int = setting(
+        8, "int", "border term: the largest objects per class it considers", low=2, high=256
+    )
+
+    def __post_init__(self) -> None:
+        check(self)
+
+    def without_steps(self) -> dict[str, Any]:
+        """The section but the step counts, which reach the Trainer through TFX's own args."""
+        values = dataclasses.asdict(self)
+        for name in STEP_FIELDS:
+            values.pop(name)
+        return values
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Both Evaluators: what a model must reach to be blessed."""
+
+    mean_iou_threshold: float = setting(0.5, "float", "blessing: the least mean IoU", low=0.0,
+                                        high=1.0)  # fmt: skip
+    foreground_iou_threshold: float = setting(
+        0.0, "float", "blessing: the least IoU of every foreground class", low=0.0, high=1.0,
+        aliases=("--pet-iou-threshold",),
+    )  # fmt: skip
+    change_threshold: float = setting(
+        -1e-10, "float", "blessing: the least change against the last blessed model",
+        low=-1.0, high=1.0,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """The exported model's signatures (the Trainer writes them)."""
+
+    max_image_megapixels: float = setting(
+        40.0, "float", "the served model refuses larger images (read from the header)",
+        low=0.0, high=1000.0, low_open=True,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The runner: paths, Beam, the cache, the data gates and the report."""
+
+    pipeline_name: str = setting(PIPELINE_NAME, "str", "the pipeline's name in ML Metadata",
+                                 flag="")  # fmt: skip
+    output_dir: str = setting("outputs", "path", "pipeline root, metadata, models")
+    beam_args: tuple[str, ...] = setting(
+        IN_MEMORY_BEAM, "args", 'extra Beam flags in one quoted string, e.g. "--runner=..."'
+    )
+    enable_cache: bool = setting(True, "bool", "reuse the outputs of unchanged components",
+                                 flag="--cache")  # fmt: skip
+    report: bool = setting(True, "bool", "write report.html at the end")
+    max_skipped_percent: float = setting(
+        10.0, "float", "data gate: the most listed examples that may be skipped (%)", low=0.0,
+        high=100.0,
+    )  # fmt: skip
+    min_eval_examples: int = setting(50, "int", "data gate: the fewest eval examples", low=1,
+                                     high=1_000_000)  # fmt: skip
+    allow_anomalies: bool = setting(False, "bool", "train even when ExampleValidator objects")
+
+    def __post_init__(self) -> None:
+        check(self)
 
     @property
     def pipeline_root(self) -> str:
@@ -193,31 +243,152 @@ class PipelineConfig:
     def trainer_backup_dir(self) -> str:
         return os.path.join(self.output_dir, "trainer_backup")
 
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "transform": TransformConfig,
+    "training": TrainingConfig,
+    "evaluation": EvaluationConfig,
+    "serving": ServingConfig,
+    "run": RunConfig,
+}
+# setting name -> its section
+SECTION_OF: dict[str, str] = {
+    field.name: section for section, cls in SECTIONS.items() for field, _ in settings_of(cls)
+}
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """What the Trainer reads: its section, the tile geometry, the data set and the export's
+    settings. models/training takes this, never the whole pipeline config."""
+
+    training: TrainingConfig
+    transform: TransformConfig
+    dataset: DatasetSpec
+    serving: ServingConfig = ServingConfig()
+
+    @property
+    def tile_size(self) -> int:
+        return self.transform.tile_size
+
+    @property
+    def depth(self) -> int:
+        return self.transform.depth
+
+    @property
+    def output_size(self) -> int:
+        return self.transform.output_size
+
+    @property
+    def margin(self) -> int:
+        return self.transform.margin
+
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.num_classes
+
+    @property
+    def input_channels(self) -> int:
+        return self.dataset.num_channels
+
+    def with_training(self, **overrides: Any) -> TrainerConfig:
+        return dataclasses.replace(self, training=dataclasses.replace(self.training, **overrides))
+
+    def to_custom_config(self) -> dict[str, str]:
+        """The Trainer's custom_config (its cache key with TrainArgs/EvalArgs): every section it
+        reads but the step counts, which TFX passes itself."""
+        return {
+            "training": json.dumps(self.training.without_steps(), sort_keys=True),
+            "transform": json.dumps(dataclasses.asdict(self.transform), sort_keys=True),
+            "serving": json.dumps(dataclasses.asdict(self.serving), sort_keys=True),
+            "dataset": self.dataset.to_json(),
+        }
+
+    @classmethod
+    def from_custom_config(
+        cls, custom_config: dict[str, str], train_steps: int, eval_steps: int
+    ) -> TrainerConfig:
+        training = json.loads(custom_config["training"])
+        return cls(
+            training=TrainingConfig(**training, train_steps=train_steps, eval_steps=eval_steps),
+            transform=TransformConfig(**json.loads(custom_config["transform"])),
+            dataset=DatasetSpec.from_json(custom_config["dataset"]),
+            serving=ServingConfig(**json.loads(custom_config["serving"])),
+        )
+
+    def checkpoint_key(self) -> str:
+        """What a checkpoint depends on: the training section (steps included), the geometry and
+        the data set; not the export's settings."""
+        return json.dumps(
+            {
+                "training": dataclasses.asdict(self.training),
+                "transform": dataclasses.asdict(self.transform),
+                "dataset": self.dataset.to_dict(),
+            },
+            sort_keys=True,
+        )
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """All settings of a run, in sections (see the module docstring)."""
+
+    data: DataConfig = DataConfig()
+    transform: TransformConfig = TransformConfig()
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    serving: ServingConfig = ServingConfig()
+    run: RunConfig = RunConfig()
+
+    @property
+    def dataset(self) -> DatasetSpec:
+        if self.data.dataset is None:
+            raise ValueError("the data set's description is not settled yet (pipeline/data.py)")
+        return self.data.dataset
+
     @property
     def synthetic_data_dir(self) -> str:
-        return os.path.join(self.output_dir, f"synthetic_{self.synthetic}")
+        return os.path.join(self.run.output_dir, f"synthetic_{self.data.synthetic}")
+
+    def with_dataset(self, dataset: DatasetSpec) -> PipelineConfig:
+        return dataclasses.replace(self, data=dataclasses.replace(self.data, dataset=dataset))
+
+    def trainer(self) -> TrainerConfig:
+        return TrainerConfig(self.training, self.transform, self.dataset, self.serving)
 
     def with_overrides(self, **overrides: Any) -> PipelineConfig:
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        """A copy with settings replaced by name; each touched section is checked again."""
+        unknown = set(overrides) - set(SECTION_OF) - {"dataset"}
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        return dataclasses.replace(self, **overrides)
+        by_section: dict[str, dict[str, Any]] = {}
+        for name, value in overrides.items():
+            by_section.setdefault(SECTION_OF.get(name, "data"), {})[name] = value
+        return dataclasses.replace(
+            self,
+            **{
+                section: dataclasses.replace(getattr(self, section), **values)
+                for section, values in by_section.items()
+            },
+        )
 
     def to_json(self) -> str:
-        """The config as JSON, passed to the Trainer as custom_config."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        values["dataset"] = self.dataset.to_dict()
+        values = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+        if self.data.dataset is not None:
+            values["data"]["dataset"] = self.data.dataset.to_dict()
         return json.dumps(values, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> PipelineConfig:
         values = json.loads(text)
-        values["beam_args"] = tuple(values.get("beam_args", ()))
-        values["dataset"] = DatasetSpec.from_dict(values["dataset"])
-        return cls(**values)
+        values["run"]["beam_args"] = tuple(values["run"]["beam_args"])
+        if values["data"].get("dataset") is not None:
+            values["data"]["dataset"] = DatasetSpec.from_dict(values["data"]["dataset"])
+        return cls(**{name: SECTIONS[name](**values[name]) for name in SECTIONS})
 
 
-# Presets: partial overrides of the paper defaults.
+# Presets: partial overrides of the paper's defaults, by setting name.
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper: 64 filters, 572 tiles, SGD momentum 0.99, batch 1. Needs a GPU.
     "paper": {},
@@ -265,8 +436,15 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def get_config(preset: str = "demo", **overrides: Any) -> PipelineConfig:
-    """The preset's config with overrides applied; a bad preset name fails with the choices."""
+    """The preset's config with overrides applied (None keeps the preset's value); a bad preset
+    name or value fails with a message naming it."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise SettingError("--preset", f"{preset!r} is unknown; choose one of {sorted(PRESETS)}")
     values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    return PipelineConfig(**values)
+    unknown = set(values) - set(SECTION_OF) - {"dataset"}
+    if unknown:
+        raise ValueError(f"unknown config keys: {sorted(unknown)}")
+    by_section: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    for name, value in values.items():
+        by_section[SECTION_OF.get(name, "data")][name] = value
+    return PipelineConfig(**{name: SECTIONS[name](**by_section[name]) for name in SECTIONS})

@@ -20,7 +20,6 @@ RAW_FEATURE_KEYS = (
     IMAGE_KEY, MASK_KEY, NAME_KEY, HEIGHT_KEY, WIDTH_KEY, SPECIES_KEY, BREED_ID_KEY,
     OBJECT_SIZE_KEY,
 )  # fmt: skip
-SPECIES_NAMES = {1: "cat", 2: "dog"}
 # object_size buckets: the upper bound (share of the labelled pixels) and the name
 OBJECT_SIZE_BUCKETS = ((0.2, "small"), (0.5, "medium"), (1.0, "large"))
 
@@ -45,11 +44,10 @@ WEIGHTS_KEY = "weights"  # float32 [O, O]: the paper's weight map w(x), 0 on IGN
 # --- Labels --------------------------------------------------------------------------------------
 IGNORE_LABEL = 255  # class index of pixels that weigh nothing (off the image, or `ignore`)
 
-# Oxford-IIIT Pet trimap value -> class index; class 0 is the pet so "class 0 IoU" is "pet IoU".
-TRIMAP_TO_CLASS = {1: 0, 2: 1, 3: 2}
-CLASS_NAMES = ("pet", "background", "border")
-NUM_CLASSES = len(CLASS_NAMES)
-PET_CLASS = 0
+
+# --- The Trainer's custom_config (besides its config sections) -----------------------------------
+TRAINER_BACKUP_ROOT_KEY = "backup_root"  # where checkpoints are kept between runs
+CONTENT_KEY_FILE = "content_key.txt"  # beside Transform's examples: what they hold (a hash)
 
 # --- Metrics (Keras logs, TFMA, the run summary) -------------------------------------------------
 PIXEL_ACCURACY_NAME = "pixel_accuracy"

@@ -33,6 +33,8 @@ class DatasetSpec:
     labels: (class name, mask value) for every class, `ignore` excluded, in ascending value order.
     outline_class: a thin class (Oxford's 1-3 px border band) that wins any canvas pixel whose
         footprint holds it when masks are shrunk, so the band stays closed; None: majority only.
+    slices: raw integer features of this data set the Evaluators slice by (besides object size),
+        each with the names of its values, e.g. Oxford's ("species", ((1, "cat"), (2, "dog"))).
     """
 
     name: str
@@ -42,6 +44,7 @@ class DatasetSpec:
     ignore_value: int | None = None
     outline_class: str | None = None
     file_ending: str = ".png"
+    slices: tuple[tuple[str, tuple[tuple[int, str], ...]], ...] = ()
 
     def __post_init__(self) -> None:
         names = [n for n, _ in self.labels]
@@ -82,6 +85,10 @@ class DatasetSpec:
         ignore = () if self.ignore_value is None else (self.ignore_value,)
         return frozenset((*self.class_values, *ignore))
 
+    def slice_value_name(self, feature: str, value: int) -> str | None:
+        """The name of a slice feature's value (Oxford's species 1 -> "cat"), None if unnamed."""
+        return dict(dict(self.slices).get(feature, ())).get(value)
+
     def class_index(self, name: str) -> int:
         return self.class_names.index(name)
 
@@ -116,6 +123,7 @@ class DatasetSpec:
             "ignore_value": self.ignore_value,
             "outline_class": self.outline_class,
             "file_ending": self.file_ending,
+            "slices": {feature: dict(names) for feature, names in self.slices},
         }
 
     def to_json(self) -> str:
@@ -132,31 +140,12 @@ class DatasetSpec:
             ignore_value=values.get("ignore_value"),
             outline_class=values.get("outline_class"),
             file_ending=values.get("file_ending", ".png"),
+            slices=tuple(
+                (str(feature), tuple(sorted((int(v), str(n)) for v, n in names.items())))
+                for feature, names in sorted(values.get("slices", {}).items())
+            ),
         )
 
     @classmethod
     def from_json(cls, text: str) -> DatasetSpec:
         return cls.from_dict(json.loads(text))
-
-
-def oxford_pets(border_as_ignore: bool = False) -> DatasetSpec:
-    """Oxford-IIIT Pet trimaps: 1 pet, 2 background, 3 border (or 3 ignore, a common protocol)."""
-    by_value = sorted(contracts.TRIMAP_TO_CLASS.items())
-    labels = tuple((contracts.CLASS_NAMES[index], value) for value, index in by_value)
-    border_name, border_value = labels[-1]
-    if border_as_ignore:
-        return DatasetSpec(
-            "oxford-iiit-pet",
-            OXFORD_LAYOUT,
-            ("R", "G", "B"),
-            labels[:-1],
-            border_value,
-            None,
-            ".jpg",
-        )
-    return DatasetSpec(
-        "oxford-iiit-pet", OXFORD_LAYOUT, ("R", "G", "B"), labels, None, border_name, ".jpg"
-    )
-
-
-OXFORD_PETS = oxford_pets()

@@ -10,25 +10,26 @@ from models.config import PipelineConfig
 
 
 def resolve_data_root(config: PipelineConfig) -> str:
-    """config.data_root, or a synthetic set (pets or cells) generated under the output dir."""
-    if config.data_root:
-        return config.data_root
-    logging.info("petunet: no --data-root: synthetic %s in %s", config.synthetic,
+    """The data root, or a synthetic set (pets or cells) generated under the output dir."""
+    data = config.data
+    if data.data_root:
+        return data.data_root
+    logging.info("petunet: no --data-root: synthetic %s in %s", data.synthetic,
                  config.synthetic_data_dir)  # fmt: skip
-    if config.synthetic == "cells":
+    if data.synthetic == "cells":
         from pipeline.synthetic.cells import generate_synthetic_cells
 
         return generate_synthetic_cells(
-            config.synthetic_data_dir, config.synthetic_num_images, config.synthetic_seed
+            config.synthetic_data_dir, data.synthetic_num_images, data.synthetic_seed
         )
     from pipeline.synthetic.pets import generate_synthetic_pets
 
     return generate_synthetic_pets(
-        config.synthetic_data_dir, config.synthetic_num_images, config.synthetic_seed
+        config.synthetic_data_dir, data.synthetic_num_images, data.synthetic_seed
     )
 
 
 def with_dataset(config: PipelineConfig, data_root: str) -> PipelineConfig:
     """The config with the description of the data set in `data_root` (ValueError if invalid)."""
-    dataset = layouts.describe(data_root, config.oxford_border_as_ignore)
+    dataset = layouts.describe(data_root, config.data.oxford_border == "ignore")
     return config.with_overrides(dataset=dataset)

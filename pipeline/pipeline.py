@@ -20,7 +20,7 @@ from components.pusher.component import AtomicPusher
 from components.schema_curator.component import SchemaCurator
 from components.transform.component import Transform
 from models.config import PipelineConfig
-from models.contracts import EVAL, TEST, TRAIN
+from models.contracts import EVAL, TEST, TRAIN, TRAINER_BACKUP_ROOT_KEY
 from models.evaluation import eval_config, tfma_metrics
 from models.transform import preprocessing
 from pipeline import fingerprint, node_ids
@@ -68,11 +68,12 @@ def create_pipeline(
 
     The paths default to the config's local layout; the Kubeflow runner passes remote ones.
     """
+    dataset = config.dataset
     example_gen = SegmentationExampleGen(
         input_base=data_root,
-        dataset=config.dataset,
-        eval_percent=config.eval_percent,
-        max_file_mb=config.max_file_mb,
+        dataset=dataset,
+        eval_percent=config.data.eval_percent,
+        max_file_mb=config.data.max_file_mb,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is inferred from train only, so ExampleValidator really checks eval and test.
@@ -91,20 +92,16 @@ def create_pipeline(
         anomalies=example_validator.outputs["anomalies"],
         examples=example_gen.outputs["examples"],
         schema=curated_schema,
-        max_skipped_percent=config.max_skipped_percent,
-        min_eval_examples=config.min_eval_examples,
-        allow_anomalies=config.allow_anomalies,
+        max_skipped_percent=config.run.max_skipped_percent,
+        min_eval_examples=config.run.min_eval_examples,
+        allow_anomalies=config.run.allow_anomalies,
     )
     gated_schema = data_gate.outputs["gated_schema"]
     transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=gated_schema,
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={
-            "tile_size": config.tile_size,
-            "depth": config.depth,
-            preprocessing.DATASET_CONFIG_KEY: config.dataset.to_json(),
-        },
+        custom_config=preprocessing.custom_config(config.transform, dataset),
         splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN], transform=[TRAIN, EVAL, TEST]),
         # StatisticsGen already describes the raw data; statistics of tile bytes and per-pixel
         # labels say nothing useful and made Transform hold every transformed example in memory.
@@ -115,11 +112,13 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=gated_schema,
-        train_args=tfx.proto.TrainArgs(splits=[TRAIN], num_steps=config.train_steps),
-        eval_args=tfx.proto.EvalArgs(splits=[EVAL], num_steps=config.eval_steps),
+        # The Trainer's cache key: its own section, the geometry, the data set and the export's
+        # settings (not the thresholds, the gates or Beam's flags); the step counts as TFX's args.
+        train_args=tfx.proto.TrainArgs(splits=[TRAIN], num_steps=config.training.train_steps),
+        eval_args=tfx.proto.EvalArgs(splits=[EVAL], num_steps=config.training.eval_steps),
         custom_config={
-            "config": config.to_json(),
-            "backup_root": backup_root or os.path.abspath(config.trainer_backup_dir),
+            **config.trainer().to_custom_config(),
+            TRAINER_BACKUP_ROOT_KEY: backup_root or os.path.abspath(config.run.trainer_backup_dir),
         },
     )
     # The baseline is the latest model the eval-split Evaluator blessed (the one pushed): never a
@@ -141,12 +140,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=eval_config.build_eval_config(
-            mean_iou_threshold=config.mean_iou_threshold,
-            foreground_iou_threshold=config.foreground_iou_threshold,
-            change_threshold=config.change_threshold,
-            dataset=config.dataset,
-        ),
+        eval_config=eval_config.build_eval_config(config.evaluation, dataset),
         example_splits=[EVAL],
         module_path=EVALUATOR_MODULE,  # custom_extractors: bounded batches, bounded memory
     )
@@ -156,12 +150,7 @@ def create_pipeline(
     test_evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        eval_config=eval_config.build_eval_config(
-            mean_iou_threshold=0.0,
-            foreground_iou_threshold=0.0,
-            change_threshold=config.change_threshold,
-            dataset=config.dataset,
-        ),
+        eval_config=eval_config.build_eval_config(eval_config.REPORT_ONLY, dataset),
         example_splits=[TEST],
         module_path=EVALUATOR_MODULE,
     ).with_id(node_ids.TEST_EVALUATOR)
@@ -170,13 +159,13 @@ def create_pipeline(
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=serving_model_dir or os.path.abspath(config.serving_model_dir)
+                base_directory=serving_model_dir or os.path.abspath(config.run.serving_model_dir)
             )
         ),
     ).with_id(node_ids.PUSHER)
     return tfx.dsl.Pipeline(
-        pipeline_name=config.pipeline_name,
-        pipeline_root=pipeline_root or os.path.abspath(config.pipeline_root),
+        pipeline_name=config.run.pipeline_name,
+        pipeline_root=pipeline_root or os.path.abspath(config.run.pipeline_root),
         components=_with_code_fingerprints(
             [
                 example_gen,
@@ -193,7 +182,7 @@ def create_pipeline(
                 pusher,
             ]
         ),
-        enable_cache=config.enable_cache,
+        enable_cache=config.run.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(config.beam_args),
+        beam_pipeline_args=list(config.run.beam_args),
     )

@@ -13,8 +13,9 @@ from typing import Any
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.example_gen.executor import DATASET_FILE
 from components.pusher.executor import ALREADY_SERVING_KEY
-from models import contracts
+from models.dataset import DatasetSpec
 from pipeline import node_ids
 
 _OUTPUT_EVENTS = (
@@ -89,27 +90,30 @@ def custom_property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
     return getattr(value, kind) if kind else None
 
 
-def _slice_name(slice_key) -> str:
-    """'' for the overall slice, else e.g. 'species: cat' or 'object_size: small'."""
+def _slice_name(slice_key, dataset: DatasetSpec | None) -> str:
+    """'' for the overall slice, else e.g. 'species: cat' (values named by the data set's
+    description) or 'object_size: small'."""
     parts = []
     for single in slice_key.single_slice_keys:
         kind = single.WhichOneof("kind")
         value = getattr(single, kind)
         value = value.decode() if isinstance(value, bytes) else value
-        if single.column == contracts.SPECIES_KEY:
-            value = contracts.SPECIES_NAMES.get(int(value), value)
+        if dataset is not None and isinstance(value, int):
+            value = dataset.slice_value_name(single.column, value) or value
         parts.append(f"{single.column}: {value}")
     return ", ".join(parts)
 
 
-def slice_metrics(evaluation_uri: str, model: str = "candidate") -> dict[str, dict[str, float]]:
+def slice_metrics(
+    evaluation_uri: str, model: str = "candidate", dataset: DatasetSpec | None = None
+) -> dict[str, dict[str, float]]:
     """Metrics of one model ("candidate" or "baseline") per slice ('' = overall) of a
     ModelEvaluation artifact; without a baseline, TFMA names no model and all is the candidate's."""
     import tensorflow_model_analysis as tfma
 
     slices: dict[str, dict[str, float]] = {}
     for per_slice in tfma.load_metrics(evaluation_uri):
-        metrics = slices.setdefault(_slice_name(per_slice.slice_key), {})
+        metrics = slices.setdefault(_slice_name(per_slice.slice_key, dataset), {})
         for key_and_value in per_slice.metric_keys_and_values:
             key = key_and_value.key
             if key.is_diff or (key.model_name or "candidate") != model:
@@ -120,15 +124,26 @@ def slice_metrics(evaluation_uri: str, model: str = "candidate") -> dict[str, di
     return slices
 
 
+def examples_dataset(nodes: dict[str, NodeRun]) -> DatasetSpec | None:
+    """The description the ExampleGen wrote beside its examples (None if it did not run)."""
+    examples = nodes.get(node_ids.EXAMPLE_GEN) and nodes[node_ids.EXAMPLE_GEN].artifact("examples")
+    path = examples and os.path.join(examples.uri, DATASET_FILE)
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return DatasetSpec.from_json(f.read())
+
+
 def summarize(metadata_path: str, pipeline_name: str, since: float | None = None) -> dict[str, Any]:
     """The facts a user wants after a run: states, metrics, blessing, pushed directory, and the
     model the evaluation compared against (the baseline)."""
     nodes = last_run(metadata_path, pipeline_name, since)
     summary: dict[str, Any] = {"states": {k: v.state for k, v in nodes.items()}}
+    dataset = examples_dataset(nodes)
     for node_id, key in ((node_ids.EVALUATOR, "eval"), (node_ids.TEST_EVALUATOR, "test")):
         evaluation = nodes.get(node_id) and nodes[node_id].artifact("evaluation")
         if evaluation is not None:
-            slices = slice_metrics(evaluation.uri)
+            slices = slice_metrics(evaluation.uri, dataset=dataset)
             summary[f"{key}_metrics"] = slices.pop("", {})
             summary[f"{key}_slices"] = slices
             summary[f"{key}_baseline_metrics"] = slice_metrics(evaluation.uri, "baseline").get("")

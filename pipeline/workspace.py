@@ -102,8 +102,8 @@ def remove_leftovers(config: PipelineConfig) -> list[str]:
     """Deletes what killed runs left in the output directory; returns what was removed."""
     from components.pusher.executor import remove_partial_pushes  # TFX: only once it is needed
 
-    removed = remove_partial_pushes(config.serving_model_dir)
-    for uri in _unfinished_outputs(config.metadata_path):
+    removed = remove_partial_pushes(config.run.serving_model_dir)
+    for uri in _unfinished_outputs(config.run.metadata_path):
         if os.path.isdir(uri):
             shutil.rmtree(uri)
         elif os.path.exists(uri):
@@ -111,6 +111,6 @@ def remove_leftovers(config: PipelineConfig) -> list[str]:
         else:
             continue
         removed.append(uri)
-    if os.path.isdir(config.trainer_backup_dir):
-        removed += _remove_empty_dirs(config.trainer_backup_dir)
+    if os.path.isdir(config.run.trainer_backup_dir):
+        removed += _remove_empty_dirs(config.run.trainer_backup_dir)
     return removed

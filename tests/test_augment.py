@@ -220,7 +220,7 @@ def test_random_displacement_is_smooth_with_the_requested_spread():
 
 def test_bad_grid_size_is_rejected():
     with pytest.raises(ValueError, match="grid_size"):
-        augment.random_displacement(TILE, grid_size=0)
+        augment.random_displacement(TILE, grid_size=0, std_px=10.0)
 
 
 def test_compiled_and_plain_warps_agree():

@@ -22,7 +22,10 @@ def test_a_clean_report_passes():
 def test_too_many_skipped_files_fail_naming_the_share_and_the_flag():
     (failure,) = gates.check_report(_report(100, 25, 20), 10.0, 10)
     assert failure.gate == "skipped files"
-    assert str(failure).startswith(gates.FAILURE_PREFIX)
+    assert str(failure).startswith("data gate 'skipped files' failed: ")
+    raised = gates.DataGateFailed([failure])
+    assert isinstance(raised, RuntimeError) and raised.failures == [failure]
+    assert str(raised) == str(failure)
     assert "25.0% of the 100 listed" in str(failure) and "--max-skipped-percent" in str(failure)
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.example_gen.oxford import OXFORD_PETS, oxford_pets
 from models import config as configs
 from models.contracts import IGNORE_LABEL
-from models.dataset import OXFORD_PETS, DatasetSpec, oxford_pets
+from models.dataset import DatasetSpec
 from models.training import weight_map
 from models.transform import overlap_tile
 
@@ -67,25 +68,28 @@ def test_a_mostly_unlabelled_footprint_is_ignored_when_shrunk():
     assert (label[:, :2] == IGNORE_LABEL).all() and (label[:, 3] == 1).all()
 
 
+PAPER_BORDER = dict(border_weight=True, w0=10.0, sigma=5.0, max_objects=8)
+
+
 def test_the_border_term_separates_touching_objects_of_each_foreground_class():
     label = np.zeros((24, 40), np.int64)
     label[4:20, 2:18] = 1
     label[4:20, 20:38] = 1  # two cats, 2 px apart
     weights = weight_map.weight_map(
-        label, None, num_classes=3, foreground_classes=VOC.foreground_classes
+        label, None, num_classes=3, foreground_classes=VOC.foreground_classes, **PAPER_BORDER
     ).numpy()
     assert weights[12, 18] > 9.0 and weights[12, 19] > 9.0  # the gap between them
     label[label == 1] = 0
     label[4:20, 2:18] = 1
     label[4:20, 20:38] = 2  # a cat and a dog: different classes, no border term
     weights = weight_map.weight_map(
-        label, None, num_classes=3, foreground_classes=VOC.foreground_classes
+        label, None, num_classes=3, foreground_classes=VOC.foreground_classes, **PAPER_BORDER
     ).numpy()
     assert weights.max() == pytest.approx(1.0)
 
 
 def test_the_config_carries_the_description_through_its_json():
-    config = configs.get_config("test").with_overrides(dataset=VOC)
-    assert config.num_classes == 3 and config.input_channels == 3
+    config = configs.get_config("test").with_dataset(VOC)
+    assert config.trainer().num_classes == 3 and config.trainer().input_channels == 3
     restored = configs.PipelineConfig.from_json(config.to_json())
     assert restored.dataset == VOC and restored == config

@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from components.example_gen.oxford import OXFORD_PETS
 from models import contracts
+from models.config import EvaluationConfig
 from models.evaluation import eval_config, tfma_metrics
 from models.evaluation import extractors as bounded_extractors
 from models.evaluation import scores as seg
@@ -16,7 +18,15 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 
 OUT = 8  # output size of the fake labels
-C = contracts.NUM_CLASSES
+C = OXFORD_PETS.num_classes
+NAMES = list(OXFORD_PETS.class_names)
+
+
+def oxford_config(mean_iou: float, foreground_iou: float, change: float):
+    thresholds = EvaluationConfig(mean_iou, foreground_iou, change)
+    return eval_config.build_eval_config(thresholds, OXFORD_PETS)
+
+
 IGNORE = contracts.IGNORE_LABEL
 
 
@@ -24,7 +34,7 @@ IGNORE = contracts.IGNORE_LABEL
 
 
 def test_eval_config_structure():
-    config = eval_config.build_eval_config(0.5, 0.4, -1e-10)
+    config = oxford_config(0.5, 0.4, -1e-10)
     (spec,) = config.model_specs
     assert spec.signature_name == "serving_default"
     assert list(spec.preprocessing_function_names) == ["transform_features"]
@@ -47,7 +57,7 @@ def test_eval_config_structure():
 
 
 def test_config_with_and_without_baseline():
-    config = eval_config.build_eval_config(0.5, 0.4, -1e-10)
+    config = oxford_config(0.5, 0.4, -1e-10)
     first = tfma.utils.update_eval_config_with_defaults(
         config, has_baseline=False, rubber_stamp=True
     )
@@ -70,7 +80,7 @@ def test_evaluator_batches_are_cut_to_the_inference_batch_size():
     rows = [r for p in pieces for r in p[tfma.ARROW_RECORD_BATCH_KEY].column(0).to_pylist()]
     assert rows == list(range(37)) and all(p["other"] == "kept" for p in pieces)
     config = tfma.utils.update_eval_config_with_defaults(
-        eval_config.build_eval_config(0, 0, 0), has_baseline=False, rubber_stamp=True
+        oxford_config(0, 0, 0), has_baseline=False, rubber_stamp=True
     )
     extractors = bounded_extractors.custom_extractors(None, config, None)
     defaults = tfma.default_extractors(eval_config=config)
@@ -79,7 +89,7 @@ def test_evaluator_batches_are_cut_to_the_inference_batch_size():
 
 
 def test_metric_configs_load_by_module_path():
-    configs = tfma_metrics.metric_configs()
+    configs = tfma_metrics.metric_configs(None, C, NAMES, (0,))
     instances = [metric_specs.metric_instance(c) for c in configs]
     names = [m.name for m in instances]
     assert names == ["pixel_accuracy", "mean_iou", "iou/pet", "iou/background", "iou/border",
@@ -87,14 +97,14 @@ def test_metric_configs_load_by_module_path():
     assert isinstance(instances[2], tfma_metrics.SegmentationIoU)
     assert json.loads(configs[4].config)["class_id"] == 2
     with pytest.raises(ValueError, match="unknown metrics"):
-        tfma_metrics.metric_configs({"iou/cat": tfma.MetricThreshold()})
+        tfma_metrics.metric_configs({"iou/cat": tfma.MetricThreshold()}, C, NAMES, (0,))
     with pytest.raises(ValueError, match="class_id"):
-        tfma_metrics.SegmentationIoU(class_id=3)
+        tfma_metrics.SegmentationIoU(class_id=3, num_classes=C, class_names=NAMES)
 
 
 def test_combiner_weighs_examples_and_skips_ignore():
     """The confusion-matrix combiner fed directly, with per-example weights."""
-    metric = tfma_metrics.SegmentationMeanIoU()
+    metric = tfma_metrics.SegmentationMeanIoU(C, NAMES)
     computations = metric.computations(example_weighted=True)
     matrix, derived = computations
     rng = np.random.default_rng(1)
@@ -116,4 +126,6 @@ def test_combiner_weighs_examples_and_skips_ignore():
     output = derived.result(combiner.extract_output(merged))
     (key,) = output
     assert key.name == "mean_iou" and key.example_weighted
-    assert output[key] == pytest.approx(seg.scores_from_confusion(expected)["mean_iou"])
+    assert output[key] == pytest.approx(
+        seg.scores_from_confusion(expected, (0,), NAMES)["mean_iou"]
+    )

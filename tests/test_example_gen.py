@@ -20,7 +20,8 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 from tfx import v1 as tfx
 
 from components.example_gen.component import SegmentationExampleGen
-from components.example_gen.layouts import split_of
+from components.example_gen.layout import split_of
+from components.example_gen.oxford import OXFORD_PETS
 from components.schema_curator.component import SchemaCurator
 from models import contracts
 from pipeline.synthetic.pets import generate_synthetic_pets
@@ -63,7 +64,9 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def pipeline_outputs(data_root: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     work = str(tmp_path_factory.mktemp("pipeline"))
-    example_gen = SegmentationExampleGen(input_base=data_root, eval_percent=EVAL_PERCENT)
+    example_gen = SegmentationExampleGen(
+        input_base=data_root, dataset=OXFORD_PETS, eval_percent=EVAL_PERCENT, max_file_mb=64.0
+    )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(  # from train only: eval and test are "new data"
         statistics=statistics_gen.outputs["statistics"],

@@ -13,6 +13,7 @@ from tfx.types import standard_artifacts
 from components.example_gen.component import SegmentationExampleGen
 from components.example_gen.driver import ExampleGenDriver
 from components.example_gen.executor import Executor
+from components.example_gen.oxford import OXFORD_PETS
 from components.schema_curator.curate import complete_value_domain, strip_value_domains
 from pipeline.synthetic.pets import generate_synthetic_pets
 
@@ -59,8 +60,14 @@ def test_a_known_category_gets_all_its_values() -> None:
 # --- component and executor without a pipeline ---------------------------------------------------
 
 
+def _example_gen(root: str, eval_percent: int = 20) -> SegmentationExampleGen:
+    return SegmentationExampleGen(
+        input_base=root, dataset=OXFORD_PETS, eval_percent=eval_percent, max_file_mb=64.0
+    )
+
+
 def test_component_carries_eval_percent_and_three_splits(tmp_path) -> None:
-    gen = SegmentationExampleGen(input_base=str(tmp_path), eval_percent=30)
+    gen = _example_gen(str(tmp_path), eval_percent=30)
     assert gen.exec_properties["eval_percent"] == 30
     assert gen.exec_properties["input_base"] == str(tmp_path)
     splits = json.loads(gen.exec_properties["input_config"])["splits"]
@@ -70,12 +77,12 @@ def test_component_carries_eval_percent_and_three_splits(tmp_path) -> None:
         ("test", "annotations/test.txt"),
     ]
     assert "examples" in gen.outputs
-    with pytest.raises(ValueError, match="eval_percent"):
-        SegmentationExampleGen(input_base=str(tmp_path), eval_percent=0)
+    with pytest.raises(ValueError, match=r"--eval-percent must be in \[1, 49\]"):
+        _example_gen(str(tmp_path), eval_percent=0)
 
 
 def _run_executor(data_root: str, out: str) -> None:
-    gen = SegmentationExampleGen(input_base=data_root)
+    gen = _example_gen(data_root)
     props = dict(gen.exec_properties)
     examples = standard_artifacts.Examples()
     examples.uri = out
@@ -97,7 +104,7 @@ def test_executor_fails_on_a_folder_that_is_not_the_layout(tmp_path) -> None:
 
 def test_driver_fingerprint_covers_images_and_trimaps(tmp_path) -> None:
     root = generate_synthetic_pets(str(tmp_path / "pets"), 3, seed=0)
-    gen = SegmentationExampleGen(input_base=root)
+    gen = _example_gen(root)
     driver = ExampleGenDriver(metadata_handle=None)
 
     def fingerprint() -> str:

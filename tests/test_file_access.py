@@ -13,8 +13,9 @@ from PIL import Image
 from components.example_gen import files
 from components.example_gen.images import Ingested, Skipped
 from components.example_gen.oxford import (
+    OXFORD_PETS,
     ListEntry,
-    MalformedLine,
+    MalformedRow,
     check_layout,
     ingest_entry,
     list_lines,
@@ -53,7 +54,7 @@ def root(tmp_path) -> str:
 
 
 def _ingest(root: str, name: str, max_file_mb: float = 1.0) -> Ingested | Skipped:
-    return ingest_entry(root, ListEntry(name, 1, 1, 1), max_file_mb=max_file_mb)
+    return ingest_entry(root, ListEntry(name, 1, 1, 1), OXFORD_PETS, max_file_mb)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ def test_names_that_leave_the_root_or_hold_a_nul_are_refused(root):
     with pytest.raises(files.UnreadableFile, match="NUL"):
         files.read_in_root(root, "images/a\x00b.jpg")
     for line in ("../../../x 1 1 1", "a/b 1 1 1", "a\x00b 1 1 1"):
-        with pytest.raises(MalformedLine, match="not a file name"):
+        with pytest.raises(MalformedRow, match="not a file name"):
             parse_list_line(line)
 
 
@@ -100,7 +101,7 @@ def test_list_files_name_the_file_and_line_of_undecodable_bytes_and_drop_a_bom(r
 
 
 def test_the_layout_rows_drop_a_bom_and_survive_bad_bytes():
-    from components.example_gen.layouts import _list_rows
+    from components.example_gen.oxford import _list_rows
 
     rows = list(_list_rows(b"\xef\xbb\xbfgood 1 1 1", 0, "annotations/test.txt"))
     assert rows == [("good", (0, "good 1 1 1", "annotations/test.txt"))]

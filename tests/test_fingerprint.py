@@ -64,9 +64,11 @@ def test_the_fingerprint_follows_relative_and_package_imports(tree):
 
 
 def test_every_component_that_runs_project_code_carries_its_fingerprint(tmp_path):
+    from components.example_gen.oxford import OXFORD_PETS
     from models import config as configs
 
-    pipeline = create_pipeline(configs.get_config("test"), str(tmp_path))
+    config = configs.get_config("test").with_dataset(OXFORD_PETS)
+    pipeline = create_pipeline(config, str(tmp_path))
     carried = {c.id: c.exec_properties.get(CODE_FINGERPRINT_KEY) for c in pipeline.components}
     for node in COMPONENT_CODE:
         assert carried[node] == fingerprint.code_fingerprint(list(COMPONENT_CODE[node]))

@@ -62,8 +62,10 @@ def test_without_bfloat16_kernels_the_trainer_plans_float32():
     """oneDNN limited to AVX2 has no bfloat16 convolution: the real probe must not crash."""
     script = (
         "import models; from models.config import get_config; "
+        "from components.example_gen.oxford import OXFORD_PETS; "
         "from models.training import execution; "
-        "print('PLAN', execution.plan_for(get_config('test')).precision)"
+        "config = get_config('test').with_dataset(OXFORD_PETS).trainer(); "
+        "print('PLAN', execution.plan_for(config).precision)"
     )
     env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(

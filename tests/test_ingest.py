@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 
 from components.example_gen import files
-from components.example_gen.layouts import split_of
+from components.example_gen.layout import split_of
 from components.example_gen.oxford import (
+    OXFORD_PETS,
     Ingested,
     ListEntry,
-    MalformedLine,
+    MalformedRow,
     Skipped,
     check_layout,
     ingest_entry,
@@ -101,7 +102,7 @@ def quirk_root(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def results(quirk_root: str) -> dict[str, Ingested | Skipped]:
-    return {name: ingest_entry(quirk_root, _entry(name)) for name in QUIRKS}
+    return {name: ingest_entry(quirk_root, _entry(name), OXFORD_PETS, 64.0) for name in QUIRKS}
 
 
 def _decode_rgb(data: bytes) -> np.ndarray:
@@ -174,13 +175,13 @@ def test_colour_trimap_is_rejected_gray_rgb_trimap_is_accepted(quirk_root: str) 
     gray_rgb = np.repeat(_trimap()[..., None], 3, axis=-1)
     _write(quirk_root, "images/rgb_trimap.jpg", JPEG_RGB)
     _write(quirk_root, "annotations/trimaps/rgb_trimap.png", _png(gray_rgb))
-    accepted = ingest_entry(quirk_root, _entry("rgb_trimap"))
+    accepted = ingest_entry(quirk_root, _entry("rgb_trimap"), OXFORD_PETS, 64.0)
     assert isinstance(accepted, Ingested)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(accepted.mask))), _trimap())
     gray_rgb[0, 0] = (1, 2, 3)
     _write(quirk_root, "images/colour_trimap.jpg", JPEG_RGB)
     _write(quirk_root, "annotations/trimaps/colour_trimap.png", _png(gray_rgb))
-    rejected = ingest_entry(quirk_root, _entry("colour_trimap"))
+    rejected = ingest_entry(quirk_root, _entry("colour_trimap"), OXFORD_PETS, 64.0)
     assert isinstance(rejected, Skipped) and "colour" in rejected.reason
 
 
@@ -188,10 +189,10 @@ def test_parse_list_line() -> None:
     assert parse_list_line("Abyssinian_100 1 1 1\n") == ListEntry("Abyssinian_100", 1, 1, 1)
     assert parse_list_line("#Image CLASS-ID SPECIES BREED ID") is None
     assert parse_list_line("   \n") is None
-    with pytest.raises(MalformedLine, match="4 columns") as err:
+    with pytest.raises(MalformedRow, match="4 columns") as err:
         parse_list_line("beagle_3 5 2")
     assert err.value.name == "beagle_3"
-    with pytest.raises(MalformedLine, match="non-integer"):
+    with pytest.raises(MalformedRow, match="non-integer"):
         parse_list_line("beagle_3 5 dog 3")
 
 

@@ -8,13 +8,14 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_v2_runner
+from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
 from tests.e2e_runs import ALL_NODES as COMPONENT_IDS
 
 
 def test_compiled_spec_parses_with_one_task_per_component(tmp_path):
     output = str(tmp_path / "petunet_pipeline.json")
-    config = configs.get_config("test")
+    config = configs.get_config("test").with_dataset(OXFORD_PETS)
     kubeflow_v2_runner.compile_pipeline(
         config, "gs://bucket/pets", "gs://bucket/root", "petunet:test", output
     )
@@ -44,4 +45,4 @@ def test_cli_rejects_an_invalid_tile(capsys):
         ["--pipeline-root", "gs://b/r", "--data-root", "gs://b/p", "--preset", "nope"]
     )
     assert code == 2
-    assert "unknown preset" in capsys.readouterr().err
+    assert "--preset 'nope' is unknown" in capsys.readouterr().err

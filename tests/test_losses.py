@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from models.contracts import IGNORE_LABEL, PET_CLASS
+from models.config import TrainingConfig
+from models.contracts import IGNORE_LABEL
 from models.training import loss, weight_map
 
 # isort: split
@@ -17,6 +18,17 @@ import tensorflow as tf
 import tf_keras
 
 CLASS_WEIGHTS = np.array([2.0, 0.5, 1.5], np.float32)
+PET_CLASS = 0  # Oxford's class index of the pet
+_PAPER = TrainingConfig()  # the paper's w0, sigma and object cap
+PAPER_BORDER = dict(w0=_PAPER.border_w0, sigma=_PAPER.border_sigma_px, max_objects=8)
+
+
+def paper_weight_map(label, class_weights, **overrides):
+    """The weight map with the paper's settings on Oxford's three classes, pet the object."""
+    settings = dict(
+        border_weight=True, **PAPER_BORDER, num_classes=3, foreground_classes=(PET_CLASS,)
+    )
+    return weight_map.weight_map(label, class_weights, **{**settings, **overrides})
 
 
 def reference_weight_map(
@@ -104,7 +116,7 @@ def test_connected_components_of_a_spiral():
 def test_weight_map_matches_scipy_reference(seed):
     label = _boxes_label(seed)
     assert ndimage.label(label == PET_CLASS)[1] in (2, 3)
-    got = weight_map.weight_map(label, CLASS_WEIGHTS).numpy()
+    got = paper_weight_map(label, CLASS_WEIGHTS).numpy()
     assert got.dtype == np.float32 and got.shape == label.shape
     np.testing.assert_allclose(got, reference_weight_map(label, CLASS_WEIGHTS), atol=1e-4)
 
@@ -118,7 +130,7 @@ def test_weight_map_matches_reference_on_a_larger_scene():
     label[40:50, 0:20] = 2
     label[:, 93:] = IGNORE_LABEL
     assert ndimage.label(label == PET_CLASS)[1] == 4
-    got = weight_map.weight_map(label, CLASS_WEIGHTS).numpy()
+    got = paper_weight_map(label, CLASS_WEIGHTS).numpy()
     np.testing.assert_allclose(got, reference_weight_map(label, CLASS_WEIGHTS), atol=1e-4)
 
 
@@ -133,13 +145,13 @@ def test_weight_map_matches_reference_on_noise_with_many_objects(seed):
         weight_map.connected_components(label == PET_CLASS).numpy(),
         ndimage.label(label == PET_CLASS)[0],
     )
-    got = weight_map.weight_map(label, CLASS_WEIGHTS, max_objects=count).numpy()
+    got = paper_weight_map(label, CLASS_WEIGHTS, max_objects=count).numpy()
     np.testing.assert_allclose(got, reference_weight_map(label, CLASS_WEIGHTS), atol=1e-4)
 
 
 def test_weight_map_matches_reference_with_other_w0_and_sigma():
     label = _boxes_label(3)
-    got = weight_map.weight_map(label, CLASS_WEIGHTS, w0=4.0, sigma=3.0).numpy()
+    got = paper_weight_map(label, CLASS_WEIGHTS, w0=4.0, sigma=3.0).numpy()
     expected = reference_weight_map(label, CLASS_WEIGHTS, w0=4.0, sigma=3.0)
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
@@ -148,7 +160,7 @@ def test_weight_map_on_objects_farther_apart_than_the_cutoff():
     label = np.ones((12, 80), np.int64)
     label[4:8, 2:6] = PET_CLASS
     label[4:8, 70:74] = PET_CLASS  # 64 px apart: the border term is ~w0 * exp(-82)
-    got = weight_map.weight_map(label, CLASS_WEIGHTS).numpy()
+    got = paper_weight_map(label, CLASS_WEIGHTS).numpy()
     np.testing.assert_allclose(got, reference_weight_map(label, CLASS_WEIGHTS), atol=1e-4)
     np.testing.assert_array_equal(got, CLASS_WEIGHTS[label])
 
@@ -157,7 +169,7 @@ def test_border_term_peaks_between_close_objects():
     label = np.ones((40, 60), np.int64)
     label[10:30, 5:27] = PET_CLASS
     label[10:30, 31:53] = PET_CLASS  # a 4 px background strip at columns 27..30
-    border = weight_map.border_term(label).numpy()
+    border = weight_map.border_term(label, **PAPER_BORDER, object_class=PET_CLASS).numpy()
     strip = border[15:25, 27:31]
     inside = border[15:25, 8:18]
     far = border[0:3, :]
@@ -169,23 +181,27 @@ def test_border_term_peaks_between_close_objects():
 
 def test_fewer_than_two_objects_have_no_border_term():
     label = np.ones((30, 30), np.int64)
-    np.testing.assert_array_equal(weight_map.border_term(label).numpy(), 0.0)
+    np.testing.assert_array_equal(
+        weight_map.border_term(label, **PAPER_BORDER, object_class=PET_CLASS).numpy(), 0.0
+    )
     label[5:20, 5:20] = PET_CLASS
     label[0, :] = 2
-    np.testing.assert_array_equal(weight_map.border_term(label).numpy(), 0.0)
-    weights = weight_map.weight_map(label, CLASS_WEIGHTS).numpy()
+    np.testing.assert_array_equal(
+        weight_map.border_term(label, **PAPER_BORDER, object_class=PET_CLASS).numpy(), 0.0
+    )
+    weights = paper_weight_map(label, CLASS_WEIGHTS).numpy()
     np.testing.assert_array_equal(weights, CLASS_WEIGHTS[label])
 
 
 def test_ignore_pixels_weigh_zero_and_switches_work():
     label = _boxes_label(1)
     ignored = label == IGNORE_LABEL
-    full = weight_map.weight_map(label, CLASS_WEIGHTS).numpy()
+    full = paper_weight_map(label, CLASS_WEIGHTS).numpy()
     assert ignored.any() and np.all(full[ignored] == 0.0) and np.all(full[~ignored] > 0.0)
-    no_border = weight_map.weight_map(label, CLASS_WEIGHTS, border_weight=False).numpy()
+    no_border = paper_weight_map(label, CLASS_WEIGHTS, border_weight=False).numpy()
     np.testing.assert_array_equal(no_border[~ignored], CLASS_WEIGHTS[label[~ignored]])
     assert np.all(no_border[ignored] == 0.0)
-    uniform = weight_map.weight_map(label, None, border_weight=False).numpy()
+    uniform = paper_weight_map(label, None, border_weight=False).numpy()
     np.testing.assert_array_equal(uniform, np.where(ignored, 0.0, 1.0))
     assert (full - no_border).max() > 1.0  # the border term is on
 
@@ -195,12 +211,12 @@ def test_object_cap_keeps_the_largest_objects():
     label[2:12, 2:12] = PET_CLASS  # 100 px
     label[2:12, 16:24] = PET_CLASS  # 80 px
     label[20:22, 4:6] = PET_CLASS  # 4 px: dropped at max_objects=2
-    got = weight_map.weight_map(label, None, max_objects=2).numpy()
+    got = paper_weight_map(label, None, max_objects=2).numpy()
     without_small = label.copy()
     without_small[20:22, 4:6] = 1
     expected = reference_weight_map(without_small, np.ones(3, np.float32))
     np.testing.assert_allclose(got, expected, atol=1e-4)
-    all_three = weight_map.weight_map(label, None).numpy()
+    all_three = paper_weight_map(label, None).numpy()
     np.testing.assert_allclose(
         all_three, reference_weight_map(label, np.ones(3, np.float32)), atol=1e-4
     )
@@ -210,7 +226,7 @@ def test_weight_map_runs_in_a_parallel_tf_data_map():
     labels = np.stack([_boxes_label(s) for s in range(4)])
     weights = tf.constant(CLASS_WEIGHTS)
     dataset = tf.data.Dataset.from_tensor_slices(labels).map(
-        lambda lab: weight_map.weight_map(lab, weights), num_parallel_calls=tf.data.AUTOTUNE
+        lambda lab: paper_weight_map(lab, weights), num_parallel_calls=tf.data.AUTOTUNE
     )
     assert dataset.element_spec.shape == (24, 24)
     for label, got in zip(labels, dataset.as_numpy_iterator(), strict=True):

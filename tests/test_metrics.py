@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from components.example_gen.oxford import OXFORD_PETS
 from models import contracts
 from models.evaluation import scores as reference
 from models.training import metrics as m
@@ -15,7 +16,12 @@ import tensorflow as tf
 import tf_keras
 
 IGNORE = contracts.IGNORE_LABEL
-C = contracts.NUM_CLASSES
+C = OXFORD_PETS.num_classes
+PET = OXFORD_PETS.class_index("pet")
+
+
+def oxford_scores(cm):
+    return reference.scores_from_confusion(cm, (PET,), OXFORD_PETS.class_names)
 
 
 def _random_batch(seed: int, shape=(3, 8, 8), ignore_share=0.3):
@@ -37,7 +43,7 @@ def _brute_force_cm(labels, predicted, weights=None):
 
 def _keras_results(labels, logits, sample_weight=None):
     out = {}
-    for metric in (m.PixelAccuracy(), m.IgnoringMeanIoU(), m.ClassIoU()):
+    for metric in (m.PixelAccuracy(C), m.IgnoringMeanIoU(C), m.ClassIoU(PET, C, name="pet_iou")):
         metric.update_state(tf.constant(labels), tf.constant(logits), sample_weight)
         out[metric.name] = float(metric.result())
         out["cm"] = metric.total_cm.numpy()
@@ -54,14 +60,14 @@ def test_numpy_confusion_matrix_is_exact_and_skips_ignore():
 
 
 def test_keras_confusion_matrix_equals_numpy_and_accumulates():
-    metric = m.IgnoringMeanIoU()
+    metric = m.IgnoringMeanIoU(C)
     expected = np.zeros((C, C))
     for seed in (1, 2):
         labels, logits = _random_batch(seed)
         metric.update_state(labels, logits)
         expected += reference.confusion_matrix(labels, logits.argmax(-1), C)
     np.testing.assert_array_equal(metric.total_cm.numpy(), expected)
-    scores = reference.scores_from_confusion(expected)
+    scores = oxford_scores(expected)
     assert float(metric.result()) == pytest.approx(scores[contracts.MEAN_IOU_NAME], abs=1e-6)
     metric.reset_state()
     assert metric.total_cm.numpy().sum() == 0
@@ -70,7 +76,7 @@ def test_keras_confusion_matrix_equals_numpy_and_accumulates():
 def test_keras_scores_equal_numpy_scores():
     labels, logits = _random_batch(3, shape=(2, 16, 16))
     keras = _keras_results(labels, logits)
-    ref = reference.scores_from_confusion(reference.confusion_matrix(labels, logits.argmax(-1), C))
+    ref = oxford_scores(reference.confusion_matrix(labels, logits.argmax(-1), C))
     assert keras["pixel_accuracy"] == pytest.approx(ref[contracts.PIXEL_ACCURACY_NAME], abs=1e-6)
     assert keras["mean_iou"] == pytest.approx(ref[contracts.MEAN_IOU_NAME], abs=1e-6)
     assert keras["pet_iou"] == pytest.approx(ref[contracts.iou_name("pet")], abs=1e-6)
@@ -97,7 +103,7 @@ def test_perfect_prediction_scores_one():
     assert keras["pixel_accuracy"] == 1.0
     assert keras["mean_iou"] == 1.0
     assert keras["pet_iou"] == 1.0
-    ref = reference.scores_from_confusion(reference.confusion_matrix(labels, logits.argmax(-1), C))
+    ref = oxford_scores(reference.confusion_matrix(labels, logits.argmax(-1), C))
     assert all(value == 1.0 for value in ref.values())
 
 
@@ -110,7 +116,7 @@ def test_hand_made_case():
     # border: TP 1, FP 0, FN 1 -> IoU 1/2.
     cm = reference.confusion_matrix(labels, predicted, C)
     np.testing.assert_array_equal(cm, [[2, 1, 0], [1, 2, 0], [0, 1, 1]])
-    scores = reference.scores_from_confusion(cm)
+    scores = oxford_scores(cm)
     assert scores["pixel_accuracy"] == pytest.approx(5 / 8)
     assert scores["iou/pet"] == pytest.approx(0.5)
     assert scores["iou/background"] == pytest.approx(0.4)
@@ -127,21 +133,21 @@ def test_hand_made_case():
 def test_absent_class_is_left_out_of_mean_iou():
     labels = np.array([[0, 0, 1, 1]])
     predicted = np.array([[0, 1, 1, 1]])  # no border anywhere
-    scores = reference.scores_from_confusion(reference.confusion_matrix(labels, predicted, C))
+    scores = oxford_scores(reference.confusion_matrix(labels, predicted, C))
     assert math.isnan(scores["iou/border"])
     assert scores["mean_iou"] == pytest.approx((1 / 2 + 2 / 3) / 2)
-    metric = m.ClassIoU(class_id=2)
+    metric = m.ClassIoU(class_id=2, num_classes=C)
     metric.update_state(labels[None], np.eye(C, dtype=np.float32)[predicted][None])
     assert float(metric.result()) == 0.0  # Keras reports 0 where NumPy says undefined
-    empty = reference.scores_from_confusion(np.zeros((C, C)))
+    empty = oxford_scores(np.zeros((C, C)))
     assert math.isnan(empty["pixel_accuracy"]) and math.isnan(empty["mean_iou"])
-    assert float(m.IgnoringMeanIoU().result()) == 0.0
+    assert float(m.IgnoringMeanIoU(C).result()) == 0.0
 
 
 def test_sample_weights_weigh_examples():
     labels, logits = _random_batch(6, shape=(2, 8, 8))
     weights = np.array([2.0, 0.5])
-    metric = m.PixelAccuracy()
+    metric = m.PixelAccuracy(C)
     metric.update_state(labels, logits, sample_weight=weights)
     predicted = logits.argmax(-1)
     expected = reference.confusion_matrix(labels, predicted, C, weights=weights[:, None, None])
@@ -156,27 +162,27 @@ def test_bfloat16_predictions_under_mixed_precision():
     logits = np.eye(C, dtype=np.float32)[top] * 8.0 + logits * 0.1
     tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        metric = m.IgnoringMeanIoU()
+        metric = m.IgnoringMeanIoU(C)
         metric.update_state(tf.constant(labels), tf.cast(logits, tf.bfloat16))
         result = metric.result()
     finally:
         tf_keras.mixed_precision.set_global_policy("float32")
     assert result.dtype == tf.float32
-    ref = reference.scores_from_confusion(reference.confusion_matrix(labels, top, C))
+    ref = oxford_scores(reference.confusion_matrix(labels, top, C))
     assert float(result) == pytest.approx(ref["mean_iou"], abs=1e-6)
 
 
 def test_config_round_trip_and_keras_deserialization():
-    metric = m.ClassIoU(class_id=1, name="bg_iou")
+    metric = m.ClassIoU(class_id=1, num_classes=C, name="bg_iou")
     config = metric.get_config()
     assert config["class_id"] == 1 and "from_logits" not in config
     assert config["num_classes"] == C
     clone = m.ClassIoU.from_config(config)
     assert clone.name == "bg_iou" and clone.class_id == 1
-    restored = tf_keras.metrics.deserialize(tf_keras.metrics.serialize(m.IgnoringMeanIoU()))
+    restored = tf_keras.metrics.deserialize(tf_keras.metrics.serialize(m.IgnoringMeanIoU(C)))
     assert isinstance(restored, m.IgnoringMeanIoU) and restored.name == "mean_iou"
     with pytest.raises(ValueError, match="class_id"):
-        m.ClassIoU(class_id=3)
+        m.ClassIoU(class_id=3, num_classes=C)
 
 
 def test_metrics_in_a_jit_compiled_keras_evaluate():
@@ -186,7 +192,7 @@ def test_metrics_in_a_jit_compiled_keras_evaluate():
     model = tf_keras.Model(inputs, tf_keras.layers.Lambda(lambda x: x * 3.0)(inputs))
     model.compile(
         loss=lambda y_true, y_pred: tf.reduce_mean(y_pred),
-        metrics=[m.PixelAccuracy(), m.IgnoringMeanIoU(), m.ClassIoU()],
+        metrics=[m.PixelAccuracy(C), m.IgnoringMeanIoU(C), m.ClassIoU(PET, C, name="pet_iou")],
         jit_compile=True,
     )
     results = model.evaluate(perfect, labels, batch_size=2, verbose=0, return_dict=True)

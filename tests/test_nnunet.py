@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from components.example_gen import layouts, nnunet
+from components.example_gen import layout, layouts, nnunet
 from components.example_gen.images import Ingested, Skipped
 from models.dataset import NNUNET_LAYOUT, OXFORD_LAYOUT
 from pipeline.synthetic.cells import generate_synthetic_cells
@@ -49,7 +49,7 @@ def test_the_cells_generator_writes_a_gray_set_with_an_ignore_label(tmp_path):
     assert spec.ignore_value == 2 and spec.declared_values == {0, 1, 2}
     table = spec.value_to_class()
     assert (table[0], table[1], table[2]) == (0, 1, 255)
-    assert layouts.NnUNetLayout().has_own_test(root)  # imagesTs + labelsTs
+    assert nnunet.NnUNetLayout().has_own_test(root, nnunet.describe(root))  # imagesTs + labelsTs
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_the_reader_is_picked_by_what_the_folder_holds(shapes, tmp_path):
 def _case(root: str, name: str, test: bool = False) -> Ingested | Skipped:
     spec = nnunet.describe(root)
     folders = ("imagesTs", "labelsTs") if test else ("imagesTr", "labelsTr")
-    return nnunet.ingest_case(root, spec, nnunet.Case(name, *folders))
+    return nnunet.ingest_case(root, spec, nnunet.Case(name, *folders), 64.0)
 
 
 def test_each_mismatching_file_is_skipped_with_its_reason(shapes):
@@ -181,7 +181,7 @@ def test_test_split_comes_from_training_cases_without_labelled_test_images(shape
     import shutil
 
     shutil.rmtree(os.path.join(shapes, "labelsTs"))
-    assert not layouts.NnUNetLayout().has_own_test(shapes)
-    splits = {layouts.split_of(f"case_{i}", 20, True) for i in range(200)}
+    assert not nnunet.NnUNetLayout().has_own_test(shapes, nnunet.describe(shapes))
+    splits = {layout.split_of(f"case_{i}", 20, True) for i in range(200)}
     assert splits == {"train", "eval", "test"}
-    assert {layouts.split_of(f"case_{i}", 20, False) for i in range(200)} == {"train", "eval"}
+    assert {layout.split_of(f"case_{i}", 20, False) for i in range(200)} == {"train", "eval"}

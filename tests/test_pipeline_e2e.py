@@ -136,6 +136,26 @@ def test_a_worse_model_never_replaces_the_pushed_one_and_a_rerun_pushes_nothing(
     assert os.listdir(serving_root) == [os.path.basename(first["pushed_to"])]  # one version
 
 
+def test_a_new_threshold_or_beam_flag_reevaluates_without_retraining(first_run):
+    """Each component is keyed on what it reads: a blessing threshold reruns the Evaluator that
+    reads it and the Pusher after it; Beam's flags rerun nothing that was done."""
+    output_dir, _, first = first_run
+    run_pipeline(output_dir, "--mean-iou-threshold", "0.01")
+    threshold = _summary(output_dir)
+    for node in BEFORE_TRAINER | {"Trainer", "test_evaluator"}:
+        assert threshold["states"][node] == "CACHED", (node, threshold["states"])
+    assert threshold["states"]["Evaluator"] == "COMPLETE"
+    assert threshold["states"]["Pusher"] == "COMPLETE"
+    assert threshold["model_id"] == first["model_id"]
+
+    run_pipeline(
+        output_dir, "--mean-iou-threshold", "0.01", "--beam-args", "--direct_num_workers=2"
+    )
+    beam = _summary(output_dir)
+    for node in ALL_NODES - {"latest_blessed_model_resolver"}:  # a resolver always resolves
+        assert beam["states"][node] == "CACHED", (node, beam["states"])
+
+
 def test_bad_inputs_fail_before_any_component_runs(tmp_path):
     for args, message in (
         (["--preset", "nope"], "unknown preset"),

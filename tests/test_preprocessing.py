@@ -9,8 +9,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from components.example_gen.oxford import OXFORD_PETS
 from models import contracts
-from models.dataset import OXFORD_PETS
+from models.config import TransformConfig
 from models.network import geometry
 from models.transform import overlap_tile, preprocessing
 
@@ -141,7 +142,7 @@ def test_preprocessing_fn_in_tensorflow_transform():
 
     examples = []
     expected_counts = np.zeros(3)
-    custom_config = {"tile_size": 92, "depth": 3}
+    custom_config = preprocessing.custom_config(TransformConfig(92, 3), OXFORD_PETS)
     for i, (h, w) in enumerate([(60, 90), (90, 40), (70, 70)]):
         image, trimap = _pet_image(h, w, seed=i)
         examples.append(_raw_example(image, trimap, f"pet_{i}"))

@@ -101,13 +101,13 @@ def test_leftovers_of_killed_runs_are_removed_but_a_resumable_checkpoint_is_kept
     from models import config as configs
 
     config = configs.get_config("test", output_dir=str(tmp_path))
-    os.makedirs(os.path.join(config.serving_model_dir, ".partial-123", "variables"))
-    os.makedirs(os.path.join(config.serving_model_dir, "100"))
-    os.makedirs(os.path.join(config.trainer_backup_dir, "empty_run", "chief"))
-    kept = os.path.join(config.trainer_backup_dir, "resumable")
+    os.makedirs(os.path.join(config.run.serving_model_dir, ".partial-123", "variables"))
+    os.makedirs(os.path.join(config.run.serving_model_dir, "100"))
+    os.makedirs(os.path.join(config.run.trainer_backup_dir, "empty_run", "chief"))
+    kept = os.path.join(config.run.trainer_backup_dir, "resumable")
     os.makedirs(kept)
     open(os.path.join(kept, "checkpoint"), "w").close()
     removed = workspace.remove_leftovers(config)
-    assert os.listdir(config.serving_model_dir) == ["100"]
-    assert os.listdir(config.trainer_backup_dir) == ["resumable"]
+    assert os.listdir(config.run.serving_model_dir) == ["100"]
+    assert os.listdir(config.run.trainer_backup_dir) == ["resumable"]
     assert any(".partial-123" in path for path in removed)

@@ -12,7 +12,9 @@ import os
 import numpy as np
 import pytest
 
+from components.example_gen.oxford import OXFORD_PETS
 from models import contracts
+from models.config import EvaluationConfig
 from models.evaluation import eval_config
 from models.evaluation import scores as seg
 
@@ -28,7 +30,7 @@ from tfx.utils import json_utils, proto_utils
 
 OUT = 8  # output size of the fake model
 TILE = 12
-C = contracts.NUM_CLASSES
+C = OXFORD_PETS.num_classes
 IGNORE = contracts.IGNORE_LABEL
 PRED_KEY = "pred"  # the fake model's stored class map
 # The raw examples carry no `label`: only `transform_features` makes it, as in the pipeline.
@@ -132,7 +134,9 @@ def setup(tmp_path_factory):
     labels, preds = _make_examples(examples.uri)
     all_labels = np.stack(labels["eval"] + labels["test"])
     all_preds = np.stack(preds["eval"] + preds["test"])
-    reference = seg.scores_from_confusion(seg.confusion_matrix(all_labels, all_preds, C))
+    reference = seg.scores_from_confusion(
+        seg.confusion_matrix(all_labels, all_preds, C), (0,), OXFORD_PETS.class_names
+    )
     return {
         "root": root,
         "examples": examples,
@@ -183,11 +187,12 @@ def _failed_metric_names(evaluation_uri: str) -> list[tuple[str, bool]]:
 def test_first_run_reports_numpy_values_and_checks_value_thresholds(setup):
     ref = setup["reference"]
     assert 0.2 < ref["mean_iou"] < 0.9 and 0.2 < ref["iou/pet"] < 0.9
-    config = eval_config.build_eval_config(
+    thresholds = EvaluationConfig(
         mean_iou_threshold=ref["mean_iou"] - 0.01,  # passes
         foreground_iou_threshold=ref["iou/pet"] + 0.01,  # fails
         change_threshold=-1e-10,  # no baseline yet: ignored
     )
+    config = eval_config.build_eval_config(thresholds, OXFORD_PETS)
     uri, blessing = _evaluate(setup, "first", setup["pred_model"], None, config)
     values = _overall_metrics(uri)
     assert values["example_count"] == sum(SPLITS.values())  # both splits evaluated
@@ -201,7 +206,7 @@ def test_first_run_reports_numpy_values_and_checks_value_thresholds(setup):
 
 def test_regression_against_baseline_is_not_blessed(setup):
     ref = setup["reference"]
-    config = eval_config.build_eval_config(0.0, 0.0, change_threshold=-1e-10)
+    config = eval_config.build_eval_config(EvaluationConfig(0.0, 0.0, -1e-10), OXFORD_PETS)
     uri, blessing = _evaluate(setup, "regress", setup["pred_model"], setup["perfect_model"], config)
     candidate = _overall_metrics(uri, tfma.CANDIDATE_KEY)
     baseline = _overall_metrics(uri, tfma.BASELINE_KEY)
@@ -212,7 +217,7 @@ def test_regression_against_baseline_is_not_blessed(setup):
 
 
 def test_improvement_over_baseline_is_blessed(setup):
-    config = eval_config.build_eval_config(0.99, 0.99, change_threshold=-1e-10)
+    config = eval_config.build_eval_config(EvaluationConfig(0.99, 0.99, -1e-10), OXFORD_PETS)
     uri, blessing = _evaluate(setup, "improve", setup["perfect_model"], setup["pred_model"], config)
     assert tfma.load_validation_result(uri).validation_ok
     assert os.path.exists(os.path.join(blessing, "BLESSED"))

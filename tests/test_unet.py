@@ -20,14 +20,14 @@ def test_paper_parameter_count_one_channel_two_classes():
 
 
 def test_252_tile_gives_68x68_output():
-    model = build_unet(252, depth=5, base_filters=4)
+    model = build_unet(252, depth=5, base_filters=4, num_classes=3)
     assert model.output_shape == (None, 68, 68, 3)
     out = model(np.zeros((1, 252, 252, 3), np.float32))
     assert out.shape == (1, 68, 68, 3)
 
 
 def test_crop_layers_follow_the_paper_figure():
-    model = build_unet(572, depth=5, base_filters=4)
+    model = build_unet(572, depth=5, base_filters=4, num_classes=3)
     crops = {}
     for layer in model.layers:
         if layer.name.endswith("_crop"):
@@ -44,11 +44,11 @@ def test_crop_layers_follow_the_paper_figure():
 @pytest.mark.parametrize("tile", [256, 570])
 def test_invalid_tile_raises(tile):
     with pytest.raises(ValueError, match="Nearest valid tile sizes"):
-        build_unet(tile, depth=5, base_filters=4)
+        build_unet(tile, depth=5, base_filters=4, num_classes=3)
 
 
 def test_initial_weights_have_std_sqrt_2_over_fan_in():
-    model = build_unet(572, depth=5, base_filters=64)
+    model = build_unet(572, depth=5, base_filters=64, num_classes=3)
     kernel = model.get_layer("down2_conv1").kernel.numpy()  # 3x3x128 -> 256
     fan_in = 3 * 3 * 128
     assert kernel.std() == pytest.approx(np.sqrt(2.0 / fan_in), rel=0.02)
@@ -57,7 +57,7 @@ def test_initial_weights_have_std_sqrt_2_over_fan_in():
 
 
 def test_dropout_sits_at_the_end_of_the_contracting_path():
-    model = build_unet(188, depth=5, base_filters=4, dropout_rate=0.5)
+    model = build_unet(188, depth=5, base_filters=4, dropout_rate=0.5, num_classes=3)
     names = [layer.name for layer in model.layers]
     assert names.index("bottom_dropout") == names.index("bottom_conv2") + 1
     assert model.get_layer("bottom_dropout").rate == 0.5
@@ -120,7 +120,7 @@ def test_output_pixel_sits_over_the_input_pixel_it_claims(tile, depth):
 
 def test_tiny_unet_trains_and_loss_goes_down():
     tf.keras.utils.set_random_seed(0)
-    model = build_unet(92, depth=3, base_filters=4, dropout_rate=0.0)
+    model = build_unet(92, depth=3, base_filters=4, dropout_rate=0.0, num_classes=3)
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, size=(4, 92, 92, 3)).astype(np.float32)
     out = model.output_shape[1]
@@ -138,7 +138,12 @@ def test_tiny_unet_trains_and_loss_goes_down():
 
 def test_uint8_input_and_bfloat16_policy_give_float32_logits():
     model = build_unet(
-        92, depth=3, base_filters=4, dtype_policy="mixed_bfloat16", input_dtype="uint8"
+        92,
+        depth=3,
+        base_filters=4,
+        dtype_policy="mixed_bfloat16",
+        input_dtype="uint8",
+        num_classes=3,
     )
     out = model(np.full((1, 92, 92, 3), 200, np.uint8))
     assert out.dtype == tf.float32

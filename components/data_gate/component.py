@@ -46,7 +46,7 @@ def DataGate(  # a component: named like a class
     if not allow_anomalies:
         failures += gates.check_anomalies(_anomalies(anomalies))
     if failures:
-        raise RuntimeError("\n".join(str(f) for f in failures))
+        raise gates.DataGateFailed(failures)
     source = io_utils.get_only_uri_in_dir(schema.uri)
     io_utils.copy_file(source, os.path.join(gated_schema.uri, SCHEMA_FILE))
     logging.info("DataGate: all gates passed (%d listed, %d skipped)", report["listed"],

@@ -13,8 +13,6 @@ from typing import Any
 
 from models.contracts import EVAL
 
-FAILURE_PREFIX = "data gate"  # how every failure message starts (the runner looks for it)
-
 
 @dataclass(frozen=True)
 class GateFailure:
@@ -22,7 +20,15 @@ class GateFailure:
     message: str
 
     def __str__(self) -> str:
-        return f"{FAILURE_PREFIX} '{self.gate}' failed: {self.message}"
+        return f"data gate '{self.gate}' failed: {self.message}"
+
+
+class DataGateFailed(RuntimeError):
+    """The data failed one or more gates: nothing is trained. One line per failed gate."""
+
+    def __init__(self, failures: list[GateFailure]) -> None:
+        super().__init__("\n".join(str(f) for f in failures))
+        self.failures = failures
 
 
 def check_anomalies(anomalies_by_split: dict[str, Any]) -> list[GateFailure]:

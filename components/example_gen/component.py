@@ -18,8 +18,8 @@ from tfx.types.component_spec import ExecutionParameter
 from components.example_gen import executor, layouts
 from components.example_gen.driver import ExampleGenDriver
 from components.example_gen.executor import DATASET_KEY, EVAL_PERCENT_KEY, MAX_FILE_MB_KEY
-from components.example_gen.files import DEFAULT_MAX_FILE_MB
-from models.dataset import OXFORD_PETS, DatasetSpec
+from models.config import DataConfig
+from models.dataset import DatasetSpec
 
 
 def input_config(dataset: DatasetSpec) -> example_gen_pb2.Input:
@@ -52,12 +52,11 @@ class SegmentationExampleGen(FileBasedExampleGen):
     def __init__(
         self,
         input_base: str,
-        dataset: DatasetSpec = OXFORD_PETS,
-        eval_percent: int = executor.DEFAULT_EVAL_PERCENT,
-        max_file_mb: float = DEFAULT_MAX_FILE_MB,
+        dataset: DatasetSpec,
+        eval_percent: int,
+        max_file_mb: float,
     ):
-        if not 0 < eval_percent < 50:
-            raise ValueError(f"eval_percent must be in 1..49, got {eval_percent}")
+        DataConfig(eval_percent=eval_percent, max_file_mb=max_file_mb)  # checks both, named
         spec = SegmentationExampleGenSpec(
             input_base=input_base,
             input_config=input_config(dataset),

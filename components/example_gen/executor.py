@@ -27,19 +27,18 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.example_gen import files, layouts, report
+from components import content_key
+from components.example_gen import layouts, report
 from components.example_gen.images import Ingested
-from components.example_gen.layouts import Row
-from components.example_gen.oxford import MalformedLine
+from components.example_gen.layout import MalformedRow, Row, split_of
 from models import contracts
 from models.contracts import EVAL, TEST, TRAIN
-from models.dataset import OXFORD_PETS, DatasetSpec
+from models.dataset import DatasetSpec
 
 EVAL_PERCENT_KEY = "eval_percent"
 DATASET_KEY = "dataset"  # the data set's description (JSON), written next to the examples too
 MAX_FILE_MB_KEY = "max_file_mb"  # the largest file read (MB); a guard against runaway reads
 DATASET_FILE = "dataset.json"
-DEFAULT_EVAL_PERCENT = 20
 _REPORT_PATH_KEY = "_ingest_report_path"  # private exec property: where the pipeline writes it
 _OUTCOMES = "outcomes"
 _METRICS_NAMESPACE = "ExampleGen"
@@ -57,8 +56,7 @@ def sources_by_split(input_config: example_gen_pb2.Input) -> dict[str, str]:
 
 
 def dataset_of(exec_properties: dict[str, Any]) -> DatasetSpec:
-    text = exec_properties.get(DATASET_KEY)
-    return DatasetSpec.from_json(text) if text else OXFORD_PETS
+    return DatasetSpec.from_json(exec_properties[DATASET_KEY])
 
 
 def to_example(item: Ingested) -> tf.train.Example:
@@ -114,7 +112,7 @@ class _IngestFn(beam.DoFn):
 
     def _split(self, name: str, list_file: str) -> str:
         if list_file == self._shared_list:
-            return layouts.split_of(name, self._eval_percent, self._test_from_train)
+            return split_of(name, self._eval_percent, self._test_from_train)
         return TEST
 
     def _outcome(
@@ -125,26 +123,27 @@ class _IngestFn(beam.DoFn):
 
     def process(self, element: tuple[str, Iterable[Row]]) -> Iterator[Any]:
         name, rows = element
-        rows = sorted(rows)
-        if len({text for _, text, _ in rows}) > 1:  # no way to tell which row is right
-            listed = "; ".join(f"{text!r} in {list_file}" for _, text, list_file in rows)
-            for _, _, list_file in rows:
+        rows = sorted(Row(*row) for row in rows)
+        if len({row.text for row in rows}) > 1:  # no way to tell which row is right
+            listed = "; ".join(f"{row.text!r} in {row.source}" for row in rows)
+            for row in rows:
                 reason = f"listed {len(rows)} times with different ids ({listed}); none ingested"
-                yield self._outcome(self._split(name, list_file), name, reason)
+                yield self._outcome(self._split(name, row.source), name, reason)
             return
         first, *others = rows  # the same row more than once: ingested once, from the first list
-        for _, _, list_file in others:
-            if list_file == first[2]:
-                reason = f"listed again in {list_file}; ingested once"
+        for row in others:
+            if row.source == first.source:
+                reason = f"listed again in {row.source}; ingested once"
             else:
-                reason = f"listed in both {first[2]} and {list_file}; ingested from {first[2]}"
-            yield self._outcome(self._split(name, list_file), name, reason)
-        _, text, list_file = first
-        split = self._split(name, list_file)
+                reason = (
+                    f"listed in both {first.source} and {row.source}; ingested from {first.source}"
+                )
+            yield self._outcome(self._split(name, row.source), name, reason)
+        split = self._split(name, first.source)
         try:
-            entry = self._layout.parse(text, list_file)
-        except MalformedLine as e:
-            yield self._outcome(split, name, f"{e} in {list_file}")
+            entry = self._layout.parse(first)
+        except MalformedRow as e:
+            yield self._outcome(split, name, f"{e} in {first.source}")
             return
         try:
             result = self._layout.ingest(self._root, self._spec, entry, self._max_file_mb)
@@ -171,8 +170,7 @@ class Executor(BaseExampleGenExecutor):
         self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]
     ) -> dict[str, beam.pvalue.PCollection]:
         root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        eval_percent = exec_properties.get(EVAL_PERCENT_KEY)
-        eval_percent = DEFAULT_EVAL_PERCENT if eval_percent is None else int(eval_percent)
+        eval_percent = int(exec_properties[EVAL_PERCENT_KEY])
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
@@ -180,10 +178,10 @@ class Executor(BaseExampleGenExecutor):
         sources = sources_by_split(input_config)
         spec = dataset_of(exec_properties)
         layout = layouts.for_spec(spec)
-        own_test = layout.has_own_test(root)
+        own_test = layout.has_own_test(root, spec)
         read = [sources[TRAIN], sources[TEST]] if own_test else [sources[TRAIN]]
-        rows = layout.rows(pipeline, root, list(dict.fromkeys(read)))
-        max_mb = float(exec_properties.get(MAX_FILE_MB_KEY) or files.DEFAULT_MAX_FILE_MB)
+        rows = layout.rows(pipeline, root, list(dict.fromkeys(read)), spec)
+        max_mb = float(exec_properties[MAX_FILE_MB_KEY])
         ingest = _IngestFn(root, eval_percent, sources[TRAIN], not own_test, spec.to_json(), max_mb)
         results = (
             rows
@@ -222,7 +220,7 @@ class Executor(BaseExampleGenExecutor):
         )
         sources = sources_by_split(input_config)
         spec = dataset_of(exec_properties)
-        layouts.for_spec(spec).check(root, list(dict.fromkeys(sources.values())))
+        layouts.for_spec(spec).check(root, list(dict.fromkeys(sources.values())), spec)
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY]
         )
@@ -230,6 +228,7 @@ class Executor(BaseExampleGenExecutor):
         with tf.io.gfile.GFile(os.path.join(examples.uri, DATASET_FILE), "w") as f:
             f.write(json.dumps(spec.to_dict(), indent=1, sort_keys=True))
         super().Do(input_dict, output_dict, {**exec_properties, _REPORT_PATH_KEY: report_path})
+        content_key.mark(examples, content_key.content_key([], exec_properties))
         with tf.io.gfile.GFile(report_path) as f:
             ingest_report = json.load(f)
         logging.info(report.summary(ingest_report, report_path))

@@ -14,7 +14,10 @@ import os
 import posixpath
 import stat
 
-DEFAULT_MAX_FILE_MB = 64  # far above any photograph or mask; a guard against runaway reads
+from models.config import DataConfig
+
+# Descriptions and list files are read with the config's default bound, examples with the run's.
+DEFAULT_MAX_FILE_MB = DataConfig.max_file_mb
 MB = 1 << 20
 
 

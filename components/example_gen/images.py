@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from components.example_gen.files import DEFAULT_MAX_FILE_MB, UnreadableFile, read_in_root
+from components.example_gen.files import UnreadableFile, read_in_root
 from models.contracts import OBJECT_SIZE_BUCKETS
 from models.dataset import DatasetSpec
 
@@ -98,10 +98,28 @@ def _png(img: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def decode_image(
-    data: bytes, path: str, channels: int = 3, strict: bool = False
-) -> tuple[bytes, int, int, str | None] | str:
-    """(image bytes, height, width, re-encode note) or the reason the image cannot be used.
+class Unusable(ValueError):
+    """A file that cannot become part of an example; the message is the ingest report's reason."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An image as the examples hold it: its bytes (as found, or a lossless PNG) and size."""
+
+    data: bytes
+    height: int
+    width: int
+    reencoded: str | None  # why the bytes were re-encoded; None when kept as found
+
+
+@dataclass(frozen=True)
+class DecodedMask:
+    values: np.ndarray  # H x W label values
+    png: bytes  # 8-bit grayscale PNG of them
+
+
+def decode_image(data: bytes, path: str, channels: int = 3, strict: bool = False) -> DecodedImage:
+    """The image as the examples hold it; Unusable with the reason when it cannot be used.
 
     A JPEG that TensorFlow decodes with `channels`, and an 8-bit PNG named .png, keep their bytes;
     everything else that Pillow can decode fully (a PNG named .jpg, TIFF, 16-bit, palette...) is
@@ -112,35 +130,37 @@ def decode_image(
         img = _open(data)
         fmt, mode = img.format, img.mode
     except Exception as e:  # Pillow raises many types for junk bytes
-        return f"image unreadable ({type(e).__name__}): {path}"
+        raise Unusable(f"image unreadable ({type(e).__name__}): {path}") from None
     found = MODE_CHANNELS.get(mode)
     if strict and found != channels:
-        return (
+        raise Unusable(
             f"image has {found or 'unknown'} channel(s) ({mode}) but the data set declares "
             f"{channels} (dataset.json channel_names): {path}"
         )
     if fmt == "JPEG" and mode == ("RGB" if channels == 3 else "L"):
         shape = _tf_decodes_jpeg(data, channels)
         if shape is not None:
-            return data, shape[0], shape[1], None
+            return DecodedImage(data, shape[0], shape[1], None)
     if fmt == "PNG" and path.lower().endswith(".png") and mode == ("RGB" if channels == 3 else "L"):
         try:  # a PNG named as one, in the declared channels: kept once it decodes fully
             img.load()
         except Exception as e:
-            return f"image unreadable or truncated ({type(e).__name__}: {e}): {path}"
-        return data, img.height, img.width, None
+            raise Unusable(
+                f"image unreadable or truncated ({type(e).__name__}: {e}): {path}"
+            ) from None
+        return DecodedImage(data, img.height, img.width, None)
     try:
         img.load()  # the full decode: raises on truncated or corrupt data
         converted = _to_rgb(img) if channels == 3 else _to_gray(img)
     except Exception as e:
-        return f"image unreadable or truncated ({type(e).__name__}: {e}): {path}"
+        raise Unusable(f"image unreadable or truncated ({type(e).__name__}: {e}): {path}") from None
     target = "RGB" if channels == 3 else "8-bit gray"
     note = f"{fmt or 'unknown'} {mode} re-encoded as {target} PNG"
-    return _png(converted), converted.height, converted.width, note
+    return DecodedImage(_png(converted), converted.height, converted.width, note)
 
 
-def decode_mask(data: bytes, path: str, noun: str = "trimap") -> tuple[np.ndarray, bytes] | str:
-    """(values H x W, 8-bit grayscale PNG bytes) or the reason the mask cannot be used.
+def decode_mask(data: bytes, path: str, noun: str = "trimap") -> DecodedMask:
+    """The mask's values and 8-bit grayscale PNG; Unusable with the reason when it cannot be used.
 
     The original bytes are kept when they already are an 8-bit grayscale PNG; palette (VOC-style:
     the indices are the values), RGB-gray or 16-bit masks are rewritten so that
@@ -150,7 +170,7 @@ def decode_mask(data: bytes, path: str, noun: str = "trimap") -> tuple[np.ndarra
         img = _open(data)
         img.load()
     except Exception as e:
-        return f"{noun} unreadable ({type(e).__name__}): {path}"
+        raise Unusable(f"{noun} unreadable ({type(e).__name__}): {path}") from None
     if img.mode in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
         values = np.asarray(img)  # for "P": the palette indices, which are the mask values
     elif img.mode in ("LA", "PA"):
@@ -158,15 +178,30 @@ def decode_mask(data: bytes, path: str, noun: str = "trimap") -> tuple[np.ndarra
     elif img.mode in ("RGB", "RGBA"):
         rgb = np.asarray(img)[..., :3]
         if not (rgb == rgb[..., :1]).all():
-            return f"{noun} is colour, not one channel ({img.mode}): {path}"
+            raise Unusable(f"{noun} is colour, not one channel ({img.mode}): {path}")
         values = rgb[..., 0]
     else:
-        return f"{noun} has unsupported mode {img.mode}: {path}"
+        raise Unusable(f"{noun} has unsupported mode {img.mode}: {path}")
     if img.format == "PNG" and img.mode == "L":
-        return values, data
+        return DecodedMask(values, data)
     if values.min() < 0 or values.max() > 255:
-        return f"{noun} values outside 0..255: {path}"
-    return values, _png(Image.fromarray(values.astype(np.uint8), "L"))
+        raise Unusable(f"{noun} values outside 0..255: {path}")
+    return DecodedMask(values, _png(Image.fromarray(values.astype(np.uint8), "L")))
+
+
+def _read_pair(root: str, image_rel: str, mask_rel: str, noun: str, max_file_mb: float):
+    try:
+        image_data = read_in_root(root, image_rel, max_file_mb)
+        if image_data is None:
+            raise Unusable(f"image missing: {image_rel}")
+        if not image_data:
+            raise Unusable(f"image file is empty: {image_rel}")
+        mask_data = read_in_root(root, mask_rel, max_file_mb)
+    except UnreadableFile as error:
+        raise Unusable(f"unreadable: {error}") from None
+    if mask_data is None:
+        raise Unusable(f"{noun} missing: {mask_rel}")
+    return image_data, mask_data
 
 
 def ingest_pair(
@@ -177,42 +212,36 @@ def ingest_pair(
     mask_rel: str,
     noun: str,
     strict: bool,
-    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    max_file_mb: float,
 ) -> Ingested | Skipped:
     """Reads, decodes and checks one image and its mask against the data set's description."""
     try:
-        image_data = read_in_root(root, image_rel, max_file_mb)
-        if image_data is None:
-            return Skipped(name, f"image missing: {image_rel}")
-        if not image_data:
-            return Skipped(name, f"image file is empty: {image_rel}")
-        mask_data = read_in_root(root, mask_rel, max_file_mb)
-    except UnreadableFile as error:
-        return Skipped(name, f"unreadable: {error}")
-    if mask_data is None:
-        return Skipped(name, f"{noun} missing: {mask_rel}")
-    image = decode_image(image_data, image_rel, spec.num_channels, strict)
-    if isinstance(image, str):
-        return Skipped(name, image)
-    image_bytes, height, width, note = image
-    mask = decode_mask(mask_data, mask_rel, noun)
-    if isinstance(mask, str):
-        return Skipped(name, mask)
-    values, mask_bytes = mask
-    if values.shape != (height, width):
+        image_data, mask_data = _read_pair(root, image_rel, mask_rel, noun, max_file_mb)
+        image = decode_image(image_data, image_rel, spec.num_channels, strict)
+        mask = decode_mask(mask_data, mask_rel, noun)
+    except Unusable as reason:
+        return Skipped(name, str(reason))
+    if mask.values.shape != (image.height, image.width):
         return Skipped(
             name,
-            f"{noun} size {values.shape[1]}x{values.shape[0]} differs from image size "
-            f"{width}x{height}: {mask_rel}",
+            f"{noun} size {mask.values.shape[1]}x{mask.values.shape[0]} differs from image size "
+            f"{image.width}x{image.height}: {mask_rel}",
         )
-    found = set(np.unique(values).tolist())
+    found = set(np.unique(mask.values).tolist())
     declared = spec.declared_values
     if not found <= declared:
         bad = ", ".join(str(v) for v in sorted(found - declared))
         allowed = ",".join(str(v) for v in sorted(declared))
         return Skipped(name, f"{noun} values outside {{{allowed}}} (found {bad}): {mask_rel}")
-    size = object_size(values, spec)
-    return Ingested(name, image_bytes, mask_bytes, height, width, reencoded=note, object_size=size)
+    return Ingested(
+        name,
+        image.data,
+        mask.png,
+        image.height,
+        image.width,
+        reencoded=image.reencoded,
+        object_size=object_size(mask.values, spec),
+    )
 
 
 def object_size(values: np.ndarray, spec: DatasetSpec) -> str:

@@ -13,18 +13,16 @@ Masks of a lossy `file_ending` (.jpg) are looked up as .png, since a JPEG cannot
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from components.example_gen import images
-from components.example_gen.files import (
-    DEFAULT_MAX_FILE_MB,
-    is_dir,
-    join,
-    list_dir,
-    read_in_root,
-)
+from components.example_gen.files import is_dir, join, list_dir, read_in_root
+from components.example_gen.layout import Layout, MalformedRow, Row
+from models.contracts import EVAL, TEST, TRAIN
 from models.dataset import BACKGROUND, IGNORE, MAX_LABEL_VALUE, NNUNET_LAYOUT, DatasetSpec
 
 DESCRIPTION_FILE = "dataset.json"
@@ -45,11 +43,9 @@ def _fail(path: str, field: str, problem: str) -> ValueError:
     return ValueError(f"{path}: `{field}` {problem}")
 
 
-def _read_description(root: str) -> tuple[str, dict]:
-    path = join(root, DESCRIPTION_FILE)
-    data = read_in_root(root, DESCRIPTION_FILE)
-    if data is None:
-        raise ValueError(f"{path} is missing: an nnU-Net data set describes itself in it")
+def parse_description(path: str, data: bytes) -> dict:
+    """The description's JSON object, with the fields petunet needs; ValueError naming the file
+    and the field otherwise."""
     try:
         description = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -59,7 +55,15 @@ def _read_description(root: str) -> tuple[str, dict]:
     for required in ("channel_names", "labels", "file_ending"):
         if required not in description:
             raise _fail(path, required, "is missing")
-    return path, description
+    return description
+
+
+def _read_description(root: str) -> tuple[str, dict]:
+    path = join(root, DESCRIPTION_FILE)
+    data = read_in_root(root, DESCRIPTION_FILE)
+    if data is None:
+        raise ValueError(f"{path} is missing: an nnU-Net data set describes itself in it")
+    return path, parse_description(path, data)
 
 
 def _channels(path: str, channel_names: object) -> tuple[str, ...]:
@@ -126,14 +130,28 @@ def _sampled_channels(root: str, ending: str, cases: list[str]) -> list[tuple[st
     return found
 
 
-def describe(root: str) -> DatasetSpec:
-    """The data set's description from `root/dataset.json`, checked against the folder."""
-    path, description = _read_description(root)
+def spec_from(path: str, description: dict, default_name: str) -> DatasetSpec:
+    """The DatasetSpec a parsed dataset.json declares, every field checked (not the folder)."""
     channels = _channels(path, description["channel_names"])
     classes, ignore = _labels(path, description["labels"])
     ending = description["file_ending"]
     if ending not in FILE_ENDINGS:
         raise _fail(path, "file_ending", f"{ending!r} is not one of {', '.join(FILE_ENDINGS)}")
+    name = str(description.get("name") or default_name)
+    return DatasetSpec(name, NNUNET_LAYOUT, channels, classes, ignore, None, ending)
+
+
+def describe(root: str) -> DatasetSpec:
+    """The data set's description from `root/dataset.json`, checked against the folder."""
+    path, description = _read_description(root)
+    spec = spec_from(path, description, root.rstrip("/").rsplit("/", 1)[-1])
+    check_folder(root, path, description, spec)
+    return spec
+
+
+def check_folder(root: str, path: str, description: dict, spec: DatasetSpec) -> None:
+    """The folders, the case count and the first images' channels against the description."""
+    ending = spec.file_ending
     for folder in (IMAGES_TR, LABELS_TR):
         if not is_dir(join(root, folder)):
             raise ValueError(f"{join(root, folder)} is missing (nnU-Net layout, see {path})")
@@ -155,14 +173,12 @@ def describe(root: str) -> DatasetSpec:
     if not cases:
         raise ValueError(f"{join(root, IMAGES_TR)} holds no CASE{CHANNEL_SUFFIX}{ending} images")
     sampled = _sampled_channels(root, ending, cases)
-    if sampled and all(count != len(channels) for _, count in sampled):
+    if sampled and all(count != spec.num_channels for _, count in sampled):
         first, count = sampled[0]
         raise _fail(
-            path, "channel_names", f"declares {len(channels)} channel(s) but {first} has {count}"
-            f"; none of the {len(sampled)} image(s) checked matches"
+            path, "channel_names", f"declares {spec.num_channels} channel(s) but {first} has "
+            f"{count}; none of the {len(sampled)} image(s) checked matches"
         )  # fmt: skip
-    name = str(description.get("name") or root.rstrip("/").rsplit("/", 1)[-1])
-    return DatasetSpec(name, NNUNET_LAYOUT, channels, classes, ignore, None, ending)
 
 
 @dataclass(frozen=True)
@@ -182,7 +198,7 @@ def check_case_name(name: str) -> str | None:
 
 
 def ingest_case(
-    root: str, spec: DatasetSpec, case: Case, max_file_mb: float = DEFAULT_MAX_FILE_MB
+    root: str, spec: DatasetSpec, case: Case, max_file_mb: float
 ) -> images.Ingested | images.Skipped:
     """Reads, decodes and checks one case's image and mask against the description."""
     image_rel = f"{case.images_dir}/{case.name}{CHANNEL_SUFFIX}{spec.file_ending}"
@@ -190,3 +206,59 @@ def ingest_case(
     return images.ingest_pair(
         root, spec, case.name, image_rel, mask_rel, "label", True, max_file_mb
     )
+
+
+class NnUNetLayout(Layout):
+    """dataset.json, imagesTr/CASE_0000.png + labelsTr/CASE.png (imagesTs/labelsTs: test)."""
+
+    noun = "label"
+
+    def sources(self) -> dict[str, str]:
+        return {TRAIN: IMAGES_TR, EVAL: IMAGES_TR, TEST: IMAGES_TS}
+
+    def has_own_test(self, root: str, spec: DatasetSpec) -> bool:
+        """imagesTs is the test split when labelsTs labels it; otherwise test comes from imagesTr
+        by hash (nnU-Net's imagesTs alone holds images to predict, not to score)."""
+        return bool(list_cases(root, LABELS_TS, label_ending(spec.file_ending)))
+
+    def fingerprinted(self) -> tuple[tuple[str, str], ...]:
+        folders = (IMAGES_TR, LABELS_TR, IMAGES_TS, LABELS_TS)
+        return (*((f, f"{f}/*") for f in folders), ("description", DESCRIPTION_FILE))
+
+    def check(self, root: str, sources: list[str], spec: DatasetSpec) -> None:
+        """The folder's dataset.json must declare what the pipeline was built for (a spec
+        compiled from a local copy of it, say), and the folder must hold it."""
+        found = describe(root)
+        if dataclasses.replace(found, name=spec.name) != spec:
+            raise ValueError(
+                f"{join(root, DESCRIPTION_FILE)} declares {found.to_json()}, but the pipeline "
+                f"was built for {spec.to_json()}"
+            )
+
+    def _cases(self, root: str, source: str, spec_ending: str) -> list[str]:
+        labels = LABELS_TS if source == IMAGES_TS else LABELS_TR
+        found = list_cases(root, source, spec_ending, CHANNEL_SUFFIX)
+        masks = list_cases(root, labels, label_ending(spec_ending))
+        return sorted(set(found) | set(masks))
+
+    def rows(self, pipeline: Any, root: str, sources: list[str], spec: DatasetSpec) -> list[Any]:
+        import apache_beam as beam
+
+        keyed = [
+            (case, Row(i, case, source))
+            for i, source in enumerate(sources)
+            for case in self._cases(root, source, spec.file_ending)
+        ]
+        return [pipeline | "ListCases" >> beam.Create(keyed, reshuffle=False)]
+
+    def parse(self, row: Row) -> Case:
+        problem = check_case_name(row.text)
+        if problem:
+            raise MalformedRow(row.text, problem)
+        labels = LABELS_TS if row.source == IMAGES_TS else LABELS_TR
+        return Case(row.text, row.source, labels)
+
+    def ingest(
+        self, root: str, spec: DatasetSpec, case: Case, max_file_mb: float
+    ) -> images.Ingested | images.Skipped:
+        return ingest_case(root, spec, case, max_file_mb)

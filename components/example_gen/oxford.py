@@ -1,20 +1,27 @@
-"""The Oxford-IIIT Pet layout: list-file rows, the folder check, and reading one listed example.
+"""The Oxford-IIIT Pet layout: its classes, list-file rows, the folder check, reading one example.
+
+    images/NAME.jpg, annotations/trimaps/NAME.png (1 pet, 2 background, 3 border),
+    annotations/trainval.txt and test.txt: NAME CLASS-ID SPECIES BREED-ID
 
 The published data set has PNG and GIF bytes named `.jpg`, corrupt JPEGs and images without
 trimaps; other copies have grayscale or CMYK JPEGs and RGBA PNGs. Whatever decodes becomes
-3-channel RGB; the rest is skipped with a reason that names the problem and the file.
+3-channel RGB; the rest is skipped with a reason that names the problem and the file. The Oxford
+class constants live here and with the synthetic pets only: nothing downstream assumes them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from components.example_gen.files import DEFAULT_MAX_FILE_MB, is_dir, join, read_in_root
+from components.example_gen.files import is_dir, join, read_in_root
 from components.example_gen.images import Ingested, Skipped, ingest_pair
-from models.dataset import OXFORD_PETS, DatasetSpec
+from components.example_gen.layout import Layout, MalformedRow, Row
+from models import contracts
+from models.contracts import EVAL, TEST, TRAIN
+from models.dataset import OXFORD_LAYOUT, DatasetSpec
 
 IMAGES_DIR = "images"
 ANNOTATIONS_DIR = "annotations"
@@ -22,6 +29,29 @@ TRIMAPS_DIR = "annotations/trimaps"
 TRAINVAL_LIST = "annotations/trainval.txt"
 TEST_LIST = "annotations/test.txt"
 BOM = "\ufeff"  # some editors start UTF-8 files with it; it is not part of the first name
+# The trimap's values and the classes they are: class 0 is the pet, so "class 0 IoU" is pet IoU.
+TRIMAP_CLASSES = (("pet", 1), ("background", 2), ("border", 3))
+PET, BORDER = "pet", "border"
+SPECIES_NAMES = {1: "cat", 2: "dog"}  # the list files' SPECIES column
+
+
+def oxford_pets(border_as_ignore: bool = False) -> DatasetSpec:
+    """Oxford-IIIT Pet trimaps: 1 pet, 2 background, 3 border (or 3 ignore, a common protocol).
+    Slices by species (cat, dog) besides object size."""
+    labels = TRIMAP_CLASSES[:-1] if border_as_ignore else TRIMAP_CLASSES
+    return DatasetSpec(
+        "oxford-iiit-pet",
+        OXFORD_LAYOUT,
+        ("R", "G", "B"),
+        labels,
+        ignore_value=TRIMAP_CLASSES[-1][1] if border_as_ignore else None,
+        outline_class=None if border_as_ignore else BORDER,
+        file_ending=".jpg",
+        slices=((contracts.SPECIES_KEY, tuple(SPECIES_NAMES.items())),),
+    )
+
+
+OXFORD_PETS = oxford_pets()
 
 
 @dataclass(frozen=True)
@@ -34,14 +64,6 @@ class ListEntry:
     breed_id: int
 
 
-class MalformedLine(ValueError):
-    """A list-file row that is not NAME CLASS-ID SPECIES BREED-ID; `name` is its first word."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
-        self.name = name
-
-
 def parse_list_line(line: str) -> ListEntry | None:
     """A list-file row as a ListEntry; None for '#' header lines and blank lines."""
     text = line.strip()
@@ -49,19 +71,14 @@ def parse_list_line(line: str) -> ListEntry | None:
         return None
     parts = text.split()
     if "/" in parts[0] or "\\" in parts[0] or "\x00" in parts[0] or parts[0] in (".", ".."):
-        raise MalformedLine(parts[0], f"malformed list line (name is not a file name): {text!r}")
+        raise MalformedRow(parts[0], f"malformed list line (name is not a file name): {text!r}")
     if len(parts) != 4:
-        raise MalformedLine(parts[0], f"malformed list line (expected 4 columns): {text!r}")
+        raise MalformedRow(parts[0], f"malformed list line (expected 4 columns): {text!r}")
     try:
         class_id, species, breed_id = (int(p) for p in parts[1:])
     except ValueError:
-        raise MalformedLine(parts[0], f"malformed list line (non-integer ids): {text!r}") from None
+        raise MalformedRow(parts[0], f"malformed list line (non-integer ids): {text!r}") from None
     return ListEntry(parts[0], class_id, species, breed_id)
-
-
-def eval_bucket(name: str) -> int:
-    """A stable 0..99 bucket of a name (sha256, so it is the same on every run and machine)."""
-    return int(hashlib.sha256(name.encode("utf-8")).hexdigest(), 16) % 100
 
 
 def list_lines(root: str, list_file: str) -> list[str] | None:
@@ -121,10 +138,7 @@ def check_layout(root: str, list_files: Iterable[str] = (TRAINVAL_LIST, TEST_LIS
 
 
 def ingest_entry(
-    root: str,
-    entry: ListEntry,
-    spec: DatasetSpec = OXFORD_PETS,
-    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    root: str, entry: ListEntry, spec: DatasetSpec, max_file_mb: float
 ) -> Ingested | Skipped:
     """Decodes and checks the image and trimap of one listed name."""
     image_rel = f"{IMAGES_DIR}/{entry.name}.jpg"
@@ -135,3 +149,50 @@ def ingest_entry(
     if isinstance(result, Skipped):
         return result
     return dataclasses.replace(result, species=entry.species, breed_id=entry.class_id)
+
+
+def _list_rows(line: bytes, order: int, source: str):
+    # Undecodable bytes stop the run earlier (list_lines); here they must not crash.
+    text = line.decode("utf-8", errors="replace").removeprefix(BOM)
+    text = " ".join(text.split())  # whitespace-normalised, so equal rows compare equal
+    if text and not text.startswith("#"):
+        yield text.split()[0], Row(order, text, source)
+
+
+class OxfordLayout(Layout):
+    """images/NAME.jpg, annotations/trimaps/NAME.png, rows from annotations/{trainval,test}.txt."""
+
+    noun = "trimap"
+
+    def sources(self) -> dict[str, str]:
+        return {TRAIN: TRAINVAL_LIST, EVAL: TRAINVAL_LIST, TEST: TEST_LIST}
+
+    def has_own_test(self, root: str, spec: DatasetSpec) -> bool:
+        return True
+
+    def fingerprinted(self) -> tuple[tuple[str, str], ...]:
+        return (("images", f"{IMAGES_DIR}/*"), ("trimaps", f"{TRIMAPS_DIR}/*"))
+
+    def check(self, root: str, sources: list[str], spec: DatasetSpec) -> None:
+        check_layout(root, sources)
+
+    def rows(self, pipeline: Any, root: str, sources: list[str], spec: DatasetSpec) -> list[Any]:
+        import apache_beam as beam  # here: describing a folder must not wait for Beam to load
+
+        as_bytes = beam.coders.BytesCoder()  # list lines are decoded by _list_rows, not by Beam
+        return [
+            pipeline
+            | f"ReadList[{i}]" >> beam.io.ReadFromText(join(root, source), coder=as_bytes)
+            | f"KeyByName[{i}]" >> beam.FlatMap(_list_rows, i, source)
+            for i, source in enumerate(sources)
+        ]
+
+    def parse(self, row: Row) -> ListEntry:
+        entry = parse_list_line(row.text)
+        assert entry is not None  # headers and blank lines were dropped when keying
+        return entry
+
+    def ingest(
+        self, root: str, spec: DatasetSpec, entry: ListEntry, max_file_mb: float
+    ) -> Ingested | Skipped:
+        return ingest_entry(root, entry, spec, max_file_mb)

@@ -19,8 +19,12 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 
 from models import contracts
-from models.dataset import OXFORD_LAYOUT, OXFORD_PETS, DatasetSpec
+from models.config import EvaluationConfig
+from models.dataset import DatasetSpec
 from models.evaluation import tfma_metrics
+
+# The test split's Evaluator reports and blesses nothing that matters: no thresholds.
+REPORT_ONLY = EvaluationConfig(mean_iou_threshold=0.0, foreground_iou_threshold=0.0)
 
 
 def _blessing_threshold(lower_bound: float, change_threshold: float) -> tfma.MetricThreshold:
@@ -35,18 +39,14 @@ def _blessing_threshold(lower_bound: float, change_threshold: float) -> tfma.Met
 
 
 def slicing_specs(dataset: DatasetSpec) -> list[tfma.SlicingSpec]:
-    """Metrics per object size for every data set, and per species (cat, dog) for Oxford."""
-    features = [contracts.OBJECT_SIZE_KEY]
-    if dataset.layout == OXFORD_LAYOUT:
-        features.insert(0, contracts.SPECIES_KEY)
+    """Metrics per slice feature the data set names (Oxford: species) and per object size."""
+    features = [feature for feature, _ in dataset.slices] + [contracts.OBJECT_SIZE_KEY]
     return [tfma.SlicingSpec(feature_keys=[feature]) for feature in features]
 
 
 def build_eval_config(
-    mean_iou_threshold: float,
-    foreground_iou_threshold: float,
-    change_threshold: float,
-    dataset: DatasetSpec = OXFORD_PETS,
+    evaluation: EvaluationConfig,
+    dataset: DatasetSpec,
     label_key: str = contracts.LABEL_KEY,
     prediction_key: str = contracts.PROBABILITIES_KEY,
 ) -> tfma.EvalConfig:
@@ -65,10 +65,12 @@ def build_eval_config(
         model_type=tfma.TF_GENERIC,
     )
     thresholds = {
-        contracts.MEAN_IOU_NAME: _blessing_threshold(mean_iou_threshold, change_threshold),
+        contracts.MEAN_IOU_NAME: _blessing_threshold(
+            evaluation.mean_iou_threshold, evaluation.change_threshold
+        ),
         **{
             contracts.iou_name(dataset.class_names[c]): _blessing_threshold(
-                foreground_iou_threshold, change_threshold
+                evaluation.foreground_iou_threshold, evaluation.change_threshold
             )
             for c in dataset.foreground_classes
         },

@@ -25,13 +25,6 @@ import numpy as np
 from models import contracts
 
 
-def default_class_names(num_classes: int) -> tuple[str, ...]:
-    """The Oxford names for the 3-class problem, the class indices otherwise."""
-    if num_classes == contracts.NUM_CLASSES:
-        return contracts.CLASS_NAMES
-    return tuple(str(c) for c in range(num_classes))
-
-
 def predicted_classes(predictions: np.ndarray, label_shape: Sequence[int]) -> np.ndarray:
     """Class ids from per-pixel scores [..., C] (argmax) or from class ids of the label's shape."""
     predictions = np.asarray(predictions)
@@ -49,7 +42,7 @@ def predicted_classes(predictions: np.ndarray, label_shape: Sequence[int]) -> np
 def confusion_matrix(
     labels: np.ndarray,
     predicted_classes: np.ndarray,
-    num_classes: int = contracts.NUM_CLASSES,
+    num_classes: int,
     weights: np.ndarray | float | None = None,
 ) -> np.ndarray:
     """[num_classes, num_classes] counts, rows = true class, columns = predicted class.
@@ -80,11 +73,10 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def scores_from_confusion(
-    cm: np.ndarray,
-    dice_classes: Sequence[int] = (contracts.PET_CLASS,),
-    class_names: Sequence[str] | None = None,
+    cm: np.ndarray, dice_classes: Sequence[int], class_names: Sequence[str]
 ) -> dict[str, float]:
-    """pixel_accuracy, mean_iou, iou/<class> for every class and dice/<class> for `dice_classes`.
+    """pixel_accuracy, mean_iou, iou/<class> for every class and dice/<class> for `dice_classes`,
+    named by `class_names` (the data set's, in class-index order).
 
     See the module docstring for the definitions; undefined values are NaN.
     """
@@ -92,7 +84,7 @@ def scores_from_confusion(
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"a confusion matrix must be square, got shape {cm.shape}")
     num_classes = cm.shape[0]
-    names = tuple(class_names) if class_names is not None else default_class_names(num_classes)
+    names = tuple(class_names)
     if len(names) != num_classes:
         raise ValueError(f"{len(names)} class names for a {num_classes}-class confusion matrix")
     tp = np.diag(cm)

@@ -113,17 +113,11 @@ class _SegmentationScore(metric_types.Metric):
     """One score of the shared confusion matrix; subclasses say which (`_score_name`).
 
     class_names: the data set's class names in class-index order (they name the per-class
-    scores); None: the Oxford names for 3 classes, the indices otherwise.
+    scores).
     """
 
-    def __init__(
-        self,
-        name: str | None = None,
-        num_classes: int = contracts.NUM_CLASSES,
-        class_names: list[str] | None = None,
-        **kwargs,
-    ):
-        names = list(class_names) if class_names else list(seg.default_class_names(num_classes))
+    def __init__(self, num_classes: int, class_names: list[str], name: str | None = None, **kwargs):
+        names = list(class_names)
         if len(names) != num_classes:
             raise ValueError(f"{len(names)} class names for {num_classes} classes: {names}")
         self._class_names = names
@@ -145,7 +139,7 @@ class _SegmentationScore(metric_types.Metric):
         self,
         name: str,
         num_classes: int,
-        class_names: list[str] | None = None,
+        class_names: list[str],
         eval_config: config_pb2.EvalConfig | None = None,
         model_name: str = "",
         output_name: str = "",
@@ -194,11 +188,7 @@ class _ClassScore(_SegmentationScore):
     """A score of one class (`class_id`), validated against the number of classes."""
 
     def __init__(
-        self,
-        class_id: int = contracts.PET_CLASS,
-        name: str | None = None,
-        num_classes: int = contracts.NUM_CLASSES,
-        class_names: list[str] | None = None,
+        self, class_id: int, num_classes: int, class_names: list[str], name: str | None = None
     ):
         _check_class(class_id, num_classes)
         self._class_id = class_id
@@ -227,9 +217,7 @@ def _check_class(class_id: int, num_classes: int) -> None:
 
 
 def segmentation_metrics(
-    num_classes: int = contracts.NUM_CLASSES,
-    class_names: list[str] | None = None,
-    dice_classes: tuple[int, ...] = (contracts.PET_CLASS,),
+    num_classes: int, class_names: list[str], dice_classes: tuple[int, ...]
 ) -> list[_SegmentationScore]:
     """The metrics the Evaluator reports: accuracy, mean IoU, IoU of every class, and Dice of
     `dice_classes` (the data set's foreground classes)."""
@@ -243,10 +231,10 @@ def segmentation_metrics(
 
 
 def metric_configs(
-    thresholds: Mapping[str, config_pb2.MetricThreshold] | None = None,
-    num_classes: int = contracts.NUM_CLASSES,
-    class_names: list[str] | None = None,
-    dice_classes: tuple[int, ...] = (contracts.PET_CLASS,),
+    thresholds: Mapping[str, config_pb2.MetricThreshold] | None,
+    num_classes: int,
+    class_names: list[str],
+    dice_classes: tuple[int, ...],
 ) -> list[config_pb2.MetricConfig]:
     """MetricConfigs of `segmentation_metrics`, with thresholds keyed by metric name.
 

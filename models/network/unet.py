@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models import contracts
 from models.network import geometry
 
 keras = tf.keras
@@ -64,12 +63,14 @@ def build_unet(
     depth: int = geometry.PAPER_DEPTH,
     base_filters: int = 64,
     input_channels: int = 3,
-    num_classes: int = contracts.NUM_CLASSES,
+    *,
+    num_classes: int,
     dropout_rate: float = 0.5,
     dtype_policy: str | None = None,
     input_dtype: str = "float32",
 ) -> keras.Model:
-    """Builds the paper's U-Net; the defaults are the paper's (5 levels, 64 filters, 572 tile).
+    """Builds the paper's U-Net; the defaults are the paper's (5 levels, 64 filters, 572 tile);
+    the classes come from the data set.
 
     tile_size: input height and width; checked against the geometry (ValueError names the nearest
         valid sizes). None builds a size-agnostic model; callers must then feed valid sizes.

@@ -88,7 +88,7 @@ class SegmentationServer(tf.Module):
         tf_transform_output,
         tile_size: int,
         dataset: DatasetSpec,
-        max_megapixels: float = image_io.DEFAULT_MAX_MEGAPIXELS,
+        max_megapixels: float,
     ) -> None:
         super().__init__(name="petunet")
         self.model = model
@@ -264,7 +264,7 @@ def export_serving_model(
     tile_size: int,
     export_dir: str,
     dataset: DatasetSpec,
-    max_megapixels: float = image_io.DEFAULT_MAX_MEGAPIXELS,
+    max_megapixels: float,
 ) -> None:
     """Writes the SavedModel, the data set's description and the warm-up requests."""
     server = SegmentationServer(model, tf_transform_output, tile_size, dataset, max_megapixels)

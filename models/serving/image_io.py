@@ -15,7 +15,6 @@ import tensorflow as tf
 # First bytes of the formats tf.io.decode_image reads: JPEG, PNG, GIF, BMP.
 MAGIC = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n", "GIF": b"GIF8", "BMP": b"BM"}
 HEADER_BYTES = 26  # enough for every size field read below
-DEFAULT_MAX_MEGAPIXELS = 40.0  # well above the largest real photograph (a 7,000 x 5,000 frame)
 
 
 def _is(image_bytes: tf.Tensor, kind: str) -> tf.Tensor:
@@ -63,9 +62,7 @@ def header_size(image_bytes: tf.Tensor) -> tf.Tensor:
     )
 
 
-def checked_size(
-    image_bytes: tf.Tensor, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
-) -> tf.Tensor:
+def checked_size(image_bytes: tf.Tensor, max_megapixels: float) -> tf.Tensor:
     """int64 [2] (height, width) of one encoded image, read from its header after the checks in
     the module docstring (INVALID_ARGUMENT naming the problem otherwise); nothing is decoded."""
     length = tf.strings.length(image_bytes)
@@ -95,9 +92,7 @@ def checked_size(
         return tf.identity(size)
 
 
-def checked_decode(
-    image_bytes: tf.Tensor, channels: int, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
-) -> tf.Tensor:
+def checked_decode(image_bytes: tf.Tensor, channels: int, max_megapixels: float) -> tf.Tensor:
     """uint8 [H, W, channels] of one encoded image, decoded only once `checked_size` passed."""
     with tf.control_dependencies([checked_size(image_bytes, max_megapixels)]):
         image = tf.io.decode_image(image_bytes, channels=channels, expand_animations=False)

@@ -23,7 +23,7 @@ import tensorflow as tf
 from PIL import Image, ImageDraw
 
 from models import contracts, visual
-from models.dataset import OXFORD_PETS, DatasetSpec
+from models.dataset import DatasetSpec
 from models.serving.export import DATASET_ASSET
 from models.transform import overlap_tile
 
@@ -41,7 +41,7 @@ def load_dataset(model_dir: str) -> DatasetSpec:
     """The data set the model was trained on (its classes and values), written at export."""
     path = os.path.join(model_dir, DATASET_ASSET)
     if not tf.io.gfile.exists(path):
-        return OXFORD_PETS  # models exported before the description was written
+        raise FileNotFoundError(f"{model_dir}: no {DATASET_ASSET} (not a petunet model?)")
     with tf.io.gfile.GFile(path) as f:
         return DatasetSpec.from_json(f.read())
 

@@ -26,9 +26,6 @@ from models.transform.overlap_tile import reflect_indices
 
 Seed = tf.Tensor | Sequence[int] | None
 
-DEFAULT_GRID = 3  # paper: displacements on a coarse 3 x 3 grid
-DEFAULT_STD_PX = 10.0  # paper: Gaussian with 10 px standard deviation
-
 
 def _margin(tile: tf.Tensor, out: tf.Tensor) -> tf.Tensor:
     """Offset of the label inside the tile; both sizes come from the tensors, not from constants."""
@@ -133,8 +130,8 @@ def _uniform(shape: list[int], seed: tf.Tensor | None) -> tf.Tensor:
 
 def random_displacement(
     size: tf.Tensor | int,
-    grid_size: int = DEFAULT_GRID,
-    std_px: float = DEFAULT_STD_PX,
+    grid_size: int,
+    std_px: float,
     seed: Seed = None,
 ) -> tf.Tensor:
     """A smooth random field [size, size, 2]: Gaussian vectors on a grid_size^2 grid, bicubic.
@@ -155,8 +152,8 @@ def random_displacement(
 def elastic_deform(
     image: tf.Tensor,
     label: tf.Tensor,
-    grid_size: int = DEFAULT_GRID,
-    std_px: float = DEFAULT_STD_PX,
+    grid_size: int,
+    std_px: float,
     seed: Seed = None,
     *,
     jit_compile: bool = True,
@@ -202,8 +199,8 @@ def augment(
     image: tf.Tensor,
     label: tf.Tensor,
     *,
-    grid_size: int = DEFAULT_GRID,
-    std_px: float = DEFAULT_STD_PX,
+    grid_size: int,
+    std_px: float,
     flip: bool = True,
     seed: Seed = None,
     jit_compile: bool = True,

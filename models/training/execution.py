@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from models.config import PipelineConfig
+from models.config import TrainerConfig
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -112,10 +112,11 @@ def plan_execution(
     return ExecutionPlan(strategy, policy, jit, device, reason)
 
 
-def plan_for(config: PipelineConfig) -> ExecutionPlan:
+def plan_for(config: TrainerConfig) -> ExecutionPlan:
     """The Trainer's execution plan for `config`; where precision is "auto" on a bfloat16 CPU,
     it is decided by timing this config's model (with the XLA setting the plan will use)."""
-    jit_rule, _ = choose_jit(config.jit_compile, tf.config.list_physical_devices("GPU"))
+    settings = config.training
+    jit_rule, _ = choose_jit(settings.jit_compile, tf.config.list_physical_devices("GPU"))
 
     def probe(policy: str) -> float:
         from models.training.model import build_training_model
@@ -124,4 +125,4 @@ def plan_for(config: PipelineConfig) -> ExecutionPlan:
         model = build_training_model(config, tf.distribute.get_strategy(), policy, jit_rule)
         return seconds_per_step(model, config)
 
-    return plan_execution(config.precision, config.jit_compile, probe)
+    return plan_execution(settings.precision, settings.jit_compile, probe)

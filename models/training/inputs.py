@@ -9,16 +9,16 @@ from __future__ import annotations
 import tensorflow as tf
 
 from models import contracts
-from models.config import PipelineConfig
+from models.config import TrainerConfig
 from models.training import augment, weight_map
 from models.transform import overlap_tile
 
 
 def prepare_example(
-    transformed: dict[str, tf.Tensor], config: PipelineConfig, training: bool
+    transformed: dict[str, tf.Tensor], config: TrainerConfig, training: bool
 ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """One transformed example -> (uint8 tile, {label, weights}); augmented when training."""
-    spec = config.dataset
+    spec, settings = config.dataset, config.training
     box = tf.reshape(transformed[contracts.CANVAS_BOX_KEY], [4])
     tile = overlap_tile.tile_from_bytes(
         transformed[contracts.IMAGE_REGION_KEY],
@@ -34,22 +34,22 @@ def prepare_example(
         tile, label = augment.augment(
             tile,
             label,
-            grid_size=config.elastic_grid,
-            std_px=config.elastic_std_px,
-            flip=config.flip,
+            grid_size=settings.elastic_grid,
+            std_px=settings.elastic_std_px,
+            flip=settings.flip,
         )
     class_weights = None
-    if config.class_balance:
+    if settings.class_balance:
         class_weights = weight_map.class_weights_from_counts(
             transformed[contracts.CLASS_COUNTS_KEY]
         )
     weights = weight_map.weight_map(
         label,
         class_weights,
-        border_weight=config.border_weight,
-        w0=config.border_w0,
-        sigma=config.border_sigma_px,
-        max_objects=config.border_max_objects,
+        border_weight=settings.border_weight,
+        w0=settings.border_w0,
+        sigma=settings.border_sigma_px,
+        max_objects=settings.border_max_objects,
         num_classes=spec.num_classes,
         foreground_classes=spec.foreground_classes,
     )
@@ -57,7 +57,7 @@ def prepare_example(
 
 
 def make_dataset(
-    raw: tf.data.Dataset, config: PipelineConfig, training: bool, batch_size: int | None = None
+    raw: tf.data.Dataset, config: TrainerConfig, training: bool, batch_size: int | None = None
 ) -> tf.data.Dataset:
     """Batched (tile, {label, weights}) from a dataset of single transformed examples (repeated)."""
     dataset = raw.map(
@@ -65,12 +65,12 @@ def make_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=not training,
     )
-    dataset = dataset.batch(batch_size or config.batch_size, drop_remainder=True)
+    dataset = dataset.batch(batch_size or config.training.batch_size, drop_remainder=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def from_data_accessor(
-    data_accessor, file_patterns: list[str], schema, config: PipelineConfig, training: bool
+    data_accessor, file_patterns: list[str], schema, config: TrainerConfig, training: bool
 ) -> tf.data.Dataset:
     """The TFX data accessor's dataset (one example per element, shuffled when training)."""
     from tfx_bsl.public import tfxio
@@ -78,7 +78,7 @@ def from_data_accessor(
     options = tfxio.TensorFlowDatasetOptions(
         batch_size=1,
         shuffle=training,
-        shuffle_buffer_size=config.shuffle_buffer,
+        shuffle_buffer_size=config.training.shuffle_buffer,
         num_epochs=None,
     )
     batched = data_accessor.tf_dataset_factory(file_patterns, options, schema)
@@ -86,13 +86,13 @@ def from_data_accessor(
 
 
 def from_tfrecords(
-    file_patterns: list[str], feature_spec: dict, config: PipelineConfig, training: bool
+    file_patterns: list[str], feature_spec: dict, config: TrainerConfig, training: bool
 ) -> tf.data.Dataset:
     """The same pipeline straight from gzipped transformed TFRecords (benchmarks, tools)."""
     files = tf.data.Dataset.list_files(file_patterns, shuffle=training)
     records = tf.data.TFRecordDataset(files, compression_type="GZIP").repeat()
     if training:
-        records = records.shuffle(config.shuffle_buffer)
+        records = records.shuffle(config.training.shuffle_buffer)
     examples = records.map(
         lambda record: tf.io.parse_single_example(record, feature_spec),
         num_parallel_calls=tf.data.AUTOTUNE,

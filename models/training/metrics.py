@@ -13,13 +13,12 @@ import tensorflow as tf
 import tf_keras
 
 from models import contracts
-from models.evaluation.scores import default_class_names
 
 
 def confusion_matrix_tf(
     y_true: tf.Tensor,
     y_pred: tf.Tensor,
-    num_classes: int = contracts.NUM_CLASSES,
+    num_classes: int,
     sample_weight: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """float64 [C, C] confusion matrix of a batch, the TensorFlow twin of `confusion_matrix`.
@@ -66,12 +65,7 @@ def _iou_tf(cm: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 class _ConfusionMatrixMetric(tf_keras.metrics.Metric):
     """Accumulates a float64 confusion matrix over IGNORE-free pixels; subclasses read it."""
 
-    def __init__(
-        self,
-        num_classes: int = contracts.NUM_CLASSES,
-        name: str | None = None,
-        dtype: Any = None,
-    ) -> None:
+    def __init__(self, num_classes: int, name: str | None = None, dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
         self.num_classes = int(num_classes)
         self.total_cm = self.add_weight(
@@ -103,7 +97,7 @@ class PixelAccuracy(_ConfusionMatrixMetric):
 
     def __init__(
         self,
-        num_classes: int = contracts.NUM_CLASSES,
+        num_classes: int,
         name: str = contracts.PIXEL_ACCURACY_NAME,
         dtype: Any = None,
     ) -> None:
@@ -124,7 +118,7 @@ class IgnoringMeanIoU(_ConfusionMatrixMetric):
 
     def __init__(
         self,
-        num_classes: int = contracts.NUM_CLASSES,
+        num_classes: int,
         name: str = contracts.MEAN_IOU_NAME,
         dtype: Any = None,
     ) -> None:
@@ -139,20 +133,19 @@ class IgnoringMeanIoU(_ConfusionMatrixMetric):
 
 @tf_keras.utils.register_keras_serializable(package="petunet")
 class ClassIoU(_ConfusionMatrixMetric):
-    """IoU of one class (default: the pet), IGNORE pixels left out; 0 while the class is absent."""
+    """IoU of one class, IGNORE pixels left out; 0 while the class is absent."""
 
     def __init__(
         self,
-        class_id: int = contracts.PET_CLASS,
-        num_classes: int = contracts.NUM_CLASSES,
+        class_id: int,
+        num_classes: int,
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
         if not 0 <= class_id < num_classes:
             raise ValueError(f"class_id must be in [0, {num_classes}), got {class_id}")
         # "pet_iou" rather than "iou/pet": Keras prefixes names with "val_" in its logs.
-        default = f"{default_class_names(num_classes)[class_id]}_iou"
-        super().__init__(num_classes, name=name or default, dtype=dtype)
+        super().__init__(num_classes, name=name or f"class_{class_id}_iou", dtype=dtype)
         self.class_id = int(class_id)
 
     def result(self) -> tf.Tensor:

@@ -11,7 +11,7 @@ import re
 import tensorflow as tf
 
 from models import contracts
-from models.config import PipelineConfig
+from models.config import TrainerConfig, TrainingConfig
 from models.network.unet import build_unet
 from models.training import loss, metrics
 
@@ -65,7 +65,7 @@ class WeightedSegmentationModel(keras.Model):
 
 
 def learning_rate(
-    config: PipelineConfig,
+    config: TrainingConfig,
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The configured rate; a cosine schedule follows the optimizer's step counter, which
     BackupAndRestore restores, so a resumed run continues on the same curve."""
@@ -76,7 +76,7 @@ def learning_rate(
     return config.learning_rate
 
 
-def make_optimizer(config: PipelineConfig, precision: str) -> keras.optimizers.Optimizer:
+def make_optimizer(config: TrainingConfig, precision: str) -> keras.optimizers.Optimizer:
     rate = learning_rate(config)
     if config.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(rate, momentum=config.momentum)
@@ -88,7 +88,7 @@ def make_optimizer(config: PipelineConfig, precision: str) -> keras.optimizers.O
 
 
 def build_training_model(
-    config: PipelineConfig,
+    config: TrainerConfig,
     strategy: tf.distribute.Strategy,
     precision: str,
     jit_compile: bool,
@@ -98,16 +98,16 @@ def build_training_model(
         unet = build_unet(
             config.tile_size,
             depth=config.depth,
-            base_filters=config.base_filters,
+            base_filters=config.training.base_filters,
             input_channels=config.input_channels,
             num_classes=config.num_classes,
-            dropout_rate=config.dropout_rate,
+            dropout_rate=config.training.dropout_rate,
             dtype_policy=precision,
             input_dtype="uint8",
         )
         model = WeightedSegmentationModel(unet.inputs, unet.outputs, name="unet")
         model.compile(
-            optimizer=make_optimizer(config, precision),
+            optimizer=make_optimizer(config.training, precision),
             metrics=[
                 metrics.PixelAccuracy(config.num_classes),
                 metrics.IgnoringMeanIoU(config.num_classes),
@@ -117,6 +117,6 @@ def build_training_model(
                 ),
             ],
             jit_compile=jit_compile,
-            steps_per_execution=config.steps_per_execution,
+            steps_per_execution=config.training.steps_per_execution,
         )
     return model

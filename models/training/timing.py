@@ -10,20 +10,20 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from models import contracts
-from models.config import PipelineConfig
+from models.config import TrainerConfig
 
 keras = tf.keras
 
 
-def random_batch(config: PipelineConfig) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+def random_batch(config: TrainerConfig) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """A batch of the training input's shapes and dtypes (probes, benchmarks)."""
     tiles = tf.random.uniform(
-        [config.batch_size, config.tile_size, config.tile_size, config.input_channels],
+        [config.training.batch_size, config.tile_size, config.tile_size, config.input_channels],
         maxval=256,
         dtype=tf.int32,
     )
     labels = tf.random.uniform(
-        [config.batch_size, config.output_size, config.output_size],
+        [config.training.batch_size, config.output_size, config.output_size],
         maxval=config.num_classes,
         dtype=tf.int64,
     )
@@ -54,7 +54,7 @@ def time_steps(step: Callable[[], object], steps: int, steps_per_call: int = 1) 
 
 
 def seconds_per_step(
-    model: keras.Model, config: PipelineConfig, steps: int = 3, repeats: int = 2
+    model: keras.Model, config: TrainerConfig, steps: int = 3, repeats: int = 2
 ) -> float:
     """Wall time of one train step of `model` on random data, after one warm-up (tracing) call:
     the best of `repeats` timings of `steps` steps, so that a passing load spike does not decide.
@@ -63,4 +63,5 @@ def seconds_per_step(
     steps_per_execution > 1, each call runs that many steps: at least `steps` steps are timed."""
     step = step_function(model, random_batch(config))
     float(step()["loss"])
-    return min(time_steps(step, steps, config.steps_per_execution) for _ in range(repeats))
+    spc = config.training.steps_per_execution
+    return min(time_steps(step, steps, spc) for _ in range(repeats))

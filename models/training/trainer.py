@@ -1,7 +1,7 @@
 """The Trainer's run_fn: data, execution plan, the paper's loss, resumable fit, export.
 
-TFX loads this module by path (`run_fn`); the pipeline passes the whole PipelineConfig as JSON in
-custom_config["config"].
+TFX loads this module by path (`run_fn`). The pipeline passes the sections the Trainer reads in
+custom_config (models.config.TrainerConfig) and the step counts as TFX's TrainArgs/EvalArgs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import os
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models.config import PipelineConfig
+from models import contracts
+from models.config import TrainerConfig
 from models.serving import export
 from models.training import execution, inputs
 from models.training.model import build_training_model
@@ -23,18 +24,33 @@ from models.training.panels import ValidationPanel
 from models.training.progress import TrainingProgress
 
 keras = tf.keras
-CONFIG_KEY = "config"
-BACKUP_ROOT_KEY = "backup_root"
 TRAINING_LOG = "training_log.csv"
 
 
-def backup_dir(backup_root: str, config: PipelineConfig, train_files: list[str]) -> str:
+def data_key(train_files: list[str]) -> str:
+    """What the training examples hold, as Transform recorded it (the data files, the
+    ExampleGen's and Transform's settings and code), so a re-run that remade the same examples
+    into new folders (--no-cache) still finds its checkpoint; the file paths where it did not."""
+    keys = []
+    for pattern in sorted(train_files):
+        root = os.path.dirname(os.path.dirname(pattern))
+        path = os.path.join(root, contracts.CONTENT_KEY_FILE)
+        if not tf.io.gfile.exists(path):
+            return "|".join(sorted(train_files))
+        with tf.io.gfile.GFile(path) as f:
+            keys.append(f.read().strip())
+    return "|".join(keys)
+
+
+def backup_dir(backup_root: str, config: TrainerConfig, train_files: list[str]) -> str:
     """Where BackupAndRestore keeps its checkpoint: stable across re-runs of the same training.
 
-    Keyed by the config and the input files, so a re-run of an interrupted Trainer resumes, and a
-    different training never picks up a foreign checkpoint.
+    Keyed by the training section with what it trains on (the geometry, the data set, the
+    examples' content), so a re-run of an interrupted Trainer resumes, and a different training
+    never picks up a foreign checkpoint. Thresholds, gates, Beam's flags and the export's settings
+    are not part of it.
     """
-    key = hashlib.sha1((config.to_json() + "|".join(sorted(train_files))).encode()).hexdigest()
+    key = hashlib.sha1((config.checkpoint_key() + data_key(train_files)).encode()).hexdigest()
     return os.path.join(backup_root, key[:16])
 
 
@@ -60,32 +76,37 @@ def fit(
     model: keras.Model,
     train: tf.data.Dataset,
     evaluation: tf.data.Dataset,
-    config: PipelineConfig,
+    config: TrainerConfig,
     log_dir: str,
     backup: str,
     extra_callbacks: tuple[keras.callbacks.Callback, ...] = (),
 ) -> keras.callbacks.History:
-    """Trains for config.train_steps, validating and checkpointing every checkpoint_every_steps.
+    """Trains for train_steps, validating and checkpointing every checkpoint_every_steps.
 
     Progress goes to the console (TrainingProgress), curves per class and the panel of eval
     examples to TensorBoard, the metrics per epoch to training_log.csv.
     """
-    steps_per_epoch = min(config.checkpoint_every_steps, config.train_steps)
-    epochs = math.ceil(config.train_steps / steps_per_epoch)
+    settings = config.training
+    steps_per_epoch = min(settings.checkpoint_every_steps, settings.train_steps)
+    epochs = math.ceil(settings.train_steps / steps_per_epoch)
     callbacks = [
         keras.callbacks.BackupAndRestore(backup),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
         keras.callbacks.CSVLogger(os.path.join(log_dir, TRAINING_LOG), append=True),
-        TrainingProgress(config.train_steps, config.batch_size),
-        StopAtTrainSteps(config.train_steps),
+        TrainingProgress(settings.train_steps, settings.batch_size),
+        StopAtTrainSteps(settings.train_steps),
         *extra_callbacks,
     ]
+    if tf.train.latest_checkpoint(os.path.join(backup, "chief")) or tf.train.latest_checkpoint(
+        backup
+    ):
+        logging.info("petunet: resuming training from the checkpoint in %s", backup)
     return model.fit(
         train,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         validation_data=evaluation,
-        validation_steps=config.eval_steps,
+        validation_steps=settings.eval_steps,
         callbacks=callbacks,
         verbose=0,
     )
@@ -93,7 +114,9 @@ def fit(
 
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
-    config = PipelineConfig.from_json(fn_args.custom_config[CONFIG_KEY])
+    config = TrainerConfig.from_custom_config(
+        fn_args.custom_config, fn_args.train_steps, fn_args.eval_steps
+    )
     plan = execution.plan_for(config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     schema = tf_transform_output.transformed_metadata.schema
@@ -105,7 +128,7 @@ def run_fn(fn_args) -> None:
         fn_args.data_accessor, fn_args.eval_files, schema, config, training=False
     )
     model = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
-    backup_root = fn_args.custom_config.get(BACKUP_ROOT_KEY) or os.path.join(
+    backup_root = fn_args.custom_config.get(contracts.TRAINER_BACKUP_ROOT_KEY) or os.path.join(
         fn_args.model_run_dir, "backup"
     )
     os.makedirs(fn_args.model_run_dir, exist_ok=True)
@@ -132,5 +155,5 @@ def run_fn(fn_args) -> None:
         config.tile_size,
         fn_args.serving_model_dir,
         config.dataset,
-        config.max_image_megapixels,
+        config.serving.max_image_megapixels,
     )

@@ -14,7 +14,8 @@ Documented limits:
   R = ceil(sigma * sqrt(2 ln(w0 / BORDER_TOLERANCE))) (R = 27 px for w0 = 10, sigma = 5). Since
   d1 <= d2, the border term can only exceed BORDER_TOLERANCE (1e-5) when d2 <= R, so the cutoff
   changes no weight by more than that.
-- Object cap: only the MAX_OBJECTS (8) largest components by pixel count are objects for d1/d2;
+- Object cap: only the `max_objects` (8 by default) largest components by pixel count are
+  objects for d1/d2;
   smaller specks beyond those are ignored (pets are one to a few objects per image; raise it for
   dense cells: the cost is linear in it).
 - With fewer than two objects the border term is 0 and no distances are computed; otherwise they
@@ -28,12 +29,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from models.contracts import NUM_CLASSES, PET_CLASS
-
-DEFAULT_W0 = 10.0  # paper: w0 = 10
-DEFAULT_SIGMA = 5.0  # paper: sigma ~ 5 px
 BORDER_TOLERANCE = 1e-5  # largest change of any weight that the distance cutoff may cause
-MAX_OBJECTS = 8  # largest components considered as objects for d1/d2 (cost is linear in it)
 _FAR = 1e8  # squared distance that stands for "no object within the cutoff"
 
 
@@ -52,7 +48,7 @@ def class_weights_from_counts(counts: tf.Tensor) -> tf.Tensor:
     return tf.where(present, inverse, tf.ones_like(counts))
 
 
-def border_cutoff(w0: float = DEFAULT_W0, sigma: float = DEFAULT_SIGMA) -> int:
+def border_cutoff(w0: float, sigma: float) -> int:
     """Radius in px beyond which w0 * exp(-d^2 / (2 sigma^2)) stays below BORDER_TOLERANCE."""
     if w0 <= BORDER_TOLERANCE:
         return 0
@@ -228,11 +224,7 @@ def _interaction_box(boxes: tuple[tf.Tensor, ...], radius: int) -> tuple[tf.Tens
 
 
 def border_term(
-    label: tf.Tensor,
-    w0: float = DEFAULT_W0,
-    sigma: float = DEFAULT_SIGMA,
-    max_objects: int = MAX_OBJECTS,
-    object_class: int = PET_CLASS,
+    label: tf.Tensor, w0: float, sigma: float, max_objects: int, object_class: int
 ) -> tf.Tensor:
     """w0 * exp(-(d1 + d2)^2 / (2 sigma^2)) per pixel, float32 [H, W]; 0 with < 2 objects of
     `object_class`.
@@ -273,12 +265,12 @@ def weight_map(
     label: tf.Tensor,
     class_weights: tf.Tensor | None,
     *,
-    border_weight: bool = True,
-    w0: float = DEFAULT_W0,
-    sigma: float = DEFAULT_SIGMA,
-    max_objects: int = MAX_OBJECTS,
-    num_classes: int = NUM_CLASSES,
-    foreground_classes: tuple[int, ...] = (PET_CLASS,),
+    border_weight: bool,
+    w0: float,
+    sigma: float,
+    max_objects: int,
+    num_classes: int,
+    foreground_classes: tuple[int, ...],
 ) -> tf.Tensor:
     """The paper's weight map (Eq. 2) of one label [O, O]: float32 [O, O], 0 on IGNORE pixels.
 

@@ -6,17 +6,28 @@ image is fed, so the same graph serves images at inference.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import contracts
-from models.dataset import OXFORD_PETS, DatasetSpec
-from models.network import geometry
+from models.config import TransformConfig
+from models.dataset import DatasetSpec
 from models.transform import overlap_tile
 
+TRANSFORM_CONFIG_KEY = "transform"  # custom_config: the transform section (JSON)
 DATASET_CONFIG_KEY = "dataset"  # custom_config: the data set's description (JSON)
+
+
+def custom_config(transform: TransformConfig, dataset: DatasetSpec) -> dict[str, str]:
+    """Transform's custom_config, its cache key: its section and the data set's description."""
+    return {
+        TRANSFORM_CONFIG_KEY: json.dumps(dataclasses.asdict(transform), sort_keys=True),
+        DATASET_CONFIG_KEY: dataset.to_json(),
+    }
 
 
 def _dense_strings(tensor: tf.Tensor | tf.SparseTensor | tf.RaggedTensor) -> tf.Tensor:
@@ -28,20 +39,9 @@ def _dense_strings(tensor: tf.Tensor | tf.SparseTensor | tf.RaggedTensor) -> tf.
     return tf.reshape(tensor, [-1])
 
 
-def geometry_from_config(custom_config: dict[str, Any] | None) -> tuple[int, int]:
-    """(canvas O, margin) from the Transform's custom_config: tile_size and depth."""
-    custom_config = custom_config or {}
-    geo = geometry.geometry(
-        int(custom_config.get("tile_size", geometry.PAPER_TILE)),
-        int(custom_config.get("depth", geometry.PAPER_DEPTH)),
-    )
-    return geo.output, geo.margin
-
-
-def dataset_from_config(custom_config: dict[str, Any] | None) -> DatasetSpec:
-    """The data set's description from the Transform's custom_config (Oxford when absent)."""
-    text = (custom_config or {}).get(DATASET_CONFIG_KEY)
-    return DatasetSpec.from_json(text) if text else OXFORD_PETS
+def _from_config(config: dict[str, Any]) -> tuple[TransformConfig, DatasetSpec]:
+    transform = TransformConfig(**json.loads(config[TRANSFORM_CONFIG_KEY]))
+    return transform, DatasetSpec.from_json(config[DATASET_CONFIG_KEY])
 
 
 def preprocessing_fn(
@@ -53,8 +53,8 @@ def preprocessing_fn(
     Outputs that need the mask (label, class weights) are pruned by the Transform layer when only
     the image is fed, so the same graph serves images at inference.
     """
-    canvas, _ = geometry_from_config(custom_config)
-    spec = dataset_from_config(custom_config)
+    transform, spec = _from_config(custom_config or {})
+    canvas = transform.output_size
     images = _dense_strings(inputs[contracts.IMAGE_KEY])
 
     def image_fn(image_bytes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

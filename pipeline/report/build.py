@@ -86,8 +86,9 @@ def _ingest(examples_uri: str) -> dict[str, Any] | None:
 
 def _verdict(config: PipelineConfig, summary: dict[str, Any]) -> dict[str, Any]:
     foreground = [config.dataset.class_names[c] for c in config.dataset.foreground_classes]
-    thresholds = [(contracts.MEAN_IOU_NAME, config.mean_iou_threshold)] + [
-        (contracts.iou_name(name), config.foreground_iou_threshold) for name in foreground
+    thresholds = [(contracts.MEAN_IOU_NAME, config.evaluation.mean_iou_threshold)] + [
+        (contracts.iou_name(name), config.evaluation.foreground_iou_threshold)
+        for name in foreground
     ]
     measured = summary.get("eval_metrics") or {}
     baseline = summary.get("eval_baseline_metrics") or {}
@@ -100,7 +101,7 @@ def _verdict(config: PipelineConfig, summary: dict[str, Any]) -> dict[str, Any]:
         "blessed": summary.get("blessed"),
         "rows": rows,
         "baseline_model_id": summary.get("baseline_model_id"),
-        "change_threshold": config.change_threshold,
+        "change_threshold": config.evaluation.change_threshold,
     }
 
 
@@ -135,7 +136,7 @@ def gather(
     config: PipelineConfig, summary: dict[str, Any], data_root: str, seconds: float, since: float
 ) -> dict[str, Any]:
     """Every fact the report shows, read from this run's artifacts."""
-    nodes = run_report.last_run(config.metadata_path, config.pipeline_name, since)
+    nodes = run_report.last_run(config.run.metadata_path, config.run.pipeline_name, since)
     spec = config.dataset
     facts: dict[str, Any] = {
         "created": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -143,7 +144,7 @@ def gather(
         "config": config,
         "dataset": spec,
         "data_root": data_root,
-        "synthetic": config.data_root is None,
+        "synthetic": config.data.data_root is None,
         "summary": summary,
         "states": summary.get("states", {}),
         "signatures": SIGNATURES,
@@ -161,7 +162,7 @@ def gather(
     run = nodes.get(node_ids.TRAINER) and nodes[node_ids.TRAINER].artifact("model_run")
     rows = _training_rows(run.uri) if run else []
     if rows:
-        steps_per_epoch = min(config.checkpoint_every_steps, config.train_steps)
+        steps_per_epoch = min(config.training.checkpoint_every_steps, config.training.train_steps)
         facts["curves"] = _data_uri(plots.training_curves(rows, steps_per_epoch))
         facts["training"] = _read_json(os.path.join(run.uri, "summary.json"))
     facts["gallery"] = _gallery(nodes, config)
@@ -179,7 +180,7 @@ def write_report(
     )
     facts = gather(config, summary, data_root, seconds, since)
     html = environment.get_template(TEMPLATE).render(**facts)
-    path = os.path.join(config.output_dir, REPORT_FILE)
+    path = os.path.join(config.run.output_dir, REPORT_FILE)
     with open(path, "w", encoding="utf-8") as f:
         f.write(html)
     return path

@@ -1,0 +1,120 @@
+"""The declarative table of settings: each config field says its flag, its help, its range or
+choices, once, and everything else is derived from it.
+
+A setting is a dataclass field of one of the config's sections (models/config.py) whose metadata
+holds a `Setting`. From those fields come the validation of every value (`check`), both
+command-line interfaces' flags (`pipeline/cli.py`) and the README's table of flags
+(`markdown_table`), so a knob cannot drift between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+SETTING = "setting"  # the metadata key of a field that is a setting
+
+
+class SettingError(ValueError):
+    """A value no run can use; names the flag (or field) and the allowed values."""
+
+    def __init__(self, flag: str, message: str) -> None:
+        super().__init__(f"{flag} {message}")
+        self.flag = flag
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one config field is set and checked.
+
+    kind: int, float, str, bool, path (a str or None), args (a tuple of strings, from one
+        shell-quoted string on the command line).
+    low, high, low_open: the closed range [low, high], or (low, high] with low_open.
+    choices: the allowed strings of a str setting.
+    flag: the command-line flag; None: --field-name; "" for a field with no flag.
+    aliases: further flags for the same setting.
+    """
+
+    kind: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    choices: tuple[str, ...] = ()
+    flag: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+def setting(default: Any, kind: str, help: str, **options: Any) -> Any:
+    """A dataclass field that is a setting (see `Setting`)."""
+    meta = {SETTING: Setting(kind, help, **options)}
+    if isinstance(default, list | dict):
+        raise TypeError("settings take immutable defaults")
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def flag_of(field: dataclasses.Field) -> str:
+    spec: Setting = field.metadata[SETTING]
+    if spec.flag is not None:
+        return spec.flag
+    return "--" + field.name.replace("_", "-")
+
+
+def settings_of(section: Any) -> Iterator[tuple[dataclasses.Field, Setting]]:
+    """(field, Setting) of every setting of a section (class or instance)."""
+    for field in dataclasses.fields(section):
+        if SETTING in field.metadata:
+            yield field, field.metadata[SETTING]
+
+
+def _name(field: dataclasses.Field) -> str:
+    return flag_of(field) if field.metadata[SETTING].flag != "" else field.name
+
+
+def _check_number(field: dataclasses.Field, spec: Setting, value: Any) -> None:
+    name = _name(field)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SettingError(name, f"must be a number, got {value!r}")
+    if spec.kind == "int" and not float(value).is_integer():
+        raise SettingError(name, f"must be a whole number, got {value}")
+    if spec.low is None or spec.high is None:
+        return
+    below = value <= spec.low if spec.low_open else value < spec.low
+    if math.isnan(value) or below or value > spec.high:
+        bracket = "(" if spec.low_open else "["
+        raise SettingError(name, f"must be in {bracket}{spec.low}, {spec.high}], got {value}")
+
+
+def check(section: Any) -> None:
+    """Raises SettingError for the first value of `section` that its Setting does not allow."""
+    for field, spec in settings_of(section):
+        value = getattr(section, field.name)
+        name = _name(field)
+        if spec.kind in ("int", "float"):
+            _check_number(field, spec, value)
+        elif spec.kind == "str":
+            if spec.choices and value not in spec.choices:
+                raise SettingError(name, f"must be one of {spec.choices}, got {value!r}")
+        elif spec.kind == "bool":
+            if not isinstance(value, bool):
+                raise SettingError(name, f"must be true or false, got {value!r}")
+        elif spec.kind == "path":
+            if value is not None and (not isinstance(value, str) or not value):
+                raise SettingError(name, f"must be a path, got {value!r}")
+        elif spec.kind == "args":
+            if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+                raise SettingError(name, f"must be a list of strings, got {value!r}")
+
+
+def allowed(spec: Setting) -> str:
+    """The allowed values in words, for help texts and the README's table."""
+    if spec.choices:
+        return " \\| ".join(spec.choices)
+    if spec.low is not None and spec.high is not None:
+        low = f"{spec.low:g}" if isinstance(spec.low, float) else f"{spec.low:,}"
+        high = f"{spec.high:g}" if isinstance(spec.high, float) else f"{spec.high:,}"
+        return f"{'(' if spec.low_open else '['}{low}, {high}]"
+    return {"bool": "on/off", "path": "a folder", "args": "flags"}.get(spec.kind, spec.kind)
