@@ -53,7 +53,7 @@ def compile_pipeline(
     return output
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     spec = parser.add_argument_group("the pipeline spec")
     spec.add_argument("--output", default="petunet_pipeline.json", help="spec file to write")
@@ -65,7 +65,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "dataset.json, the dataset.json petunet writes beside its examples, or `oxford`",
     )
     cli.add_settings(parser)
-    return cli.parse(parser, argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return cli.parse(build_parser(), argv)
 
 
 def main(argv: list[str] | None = None) -> int:

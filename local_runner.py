@@ -24,10 +24,14 @@ from models.contracts import EXAMPLE_COUNT_NAME
 from pipeline import cli
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_settings(parser)
-    return cli.parse(parser, argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return cli.parse(build_parser(), argv)
 
 
 def build_config(args: argparse.Namespace) -> configs.PipelineConfig:

@@ -114,7 +114,7 @@ def allowed(spec: Setting) -> str:
     if spec.choices:
         return " \\| ".join(spec.choices)
     if spec.low is not None and spec.high is not None:
-        low = f"{spec.low:g}" if isinstance(spec.low, float) else f"{spec.low:,}"
-        high = f"{spec.high:g}" if isinstance(spec.high, float) else f"{spec.high:,}"
+        low, high = (f"{v:,}" if float(v).is_integer() else f"{v:g}" for v in (spec.low, spec.high))
+        low, high = (v.removesuffix(".0") for v in (low, high))
         return f"{'(' if spec.low_open else '['}{low}, {high}]"
     return {"bool": "on/off", "path": "a folder", "args": "flags"}.get(spec.kind, spec.kind)

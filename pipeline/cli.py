@@ -17,8 +17,8 @@ from models import config as configs
 from models.settings import Setting, allowed, flag_of, settings_of
 
 PRESET_FLAG = "--preset"
-# Settings that are not flags of a runner: the paths each runner settles itself.
-RUNNER_OWN = {"output_dir": "local", "data_root": "local"}
+TABLE_START = "<!-- settings table: python -m pipeline.cli -->"
+TABLE_END = "<!-- end of settings table -->"
 
 
 def _argument_type(spec: Setting):
@@ -131,6 +131,8 @@ def markdown_table() -> str:
             default = field.default
             if spec.kind == "args":
                 default = " ".join(default)
+            elif spec.kind == "bool":
+                default = "on" if default else "off"
             shown = "-" if default is None else f"`{default}`"
             rows.append(f"| {flags} | {section} | {allowed(spec)} | {shown} | {spec.help} |")
     return "\n".join(rows)

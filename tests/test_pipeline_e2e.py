@@ -117,7 +117,7 @@ def test_a_worse_model_never_replaces_the_pushed_one_and_a_rerun_pushes_nothing(
     assert not worse["blessed"] and not worse["pushed"]
 
     # In between: a few steps, better than untrained, worse than the pushed model.
-    run_pipeline(output_dir, "--train-steps", "20")
+    run_pipeline(output_dir, "--train-steps", "5")
     middle = _summary(output_dir)
     assert middle["baseline_model_id"] == first["model_id"]  # not the test Evaluator's blessing
     assert middle["eval_metrics"]["mean_iou"] < first["eval_metrics"]["mean_iou"]
@@ -158,7 +158,7 @@ def test_a_new_threshold_or_beam_flag_reevaluates_without_retraining(first_run):
 
 def test_bad_inputs_fail_before_any_component_runs(tmp_path):
     for args, message in (
-        (["--preset", "nope"], "unknown preset"),
+        (["--preset", "nope"], "--preset 'nope' is unknown"),
         (["--tile-size", "570"], "Nearest valid tile sizes: 556 or 572"),
         (["--data-root", str(tmp_path / "missing")], "is not a directory"),
     ):
