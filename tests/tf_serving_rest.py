@@ -109,7 +109,9 @@ def make_response(outputs: Mapping[str, np.ndarray], format: str) -> str:
     if not outputs:
         raise RestError("Cannot convert empty tensor map to JSON")
     arrays = {name: np.asarray(value) for name, value in sorted(outputs.items())}
-    as_bytes = {name: name.endswith(BYTES_SUFFIX) and a.dtype.kind in "SO" for name, a in arrays.items()}
+    as_bytes = {
+        name: name.endswith(BYTES_SUFFIX) and a.dtype.kind in "SO" for name, a in arrays.items()
+    }
     if format == "columnar":
         encoded = {name: _encode(a, as_bytes[name], name) for name, a in arrays.items()}
         body = encoded if len(encoded) > 1 else next(iter(encoded.values()))
