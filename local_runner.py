@@ -84,7 +84,7 @@ def format_summary(summary: dict, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads (in run())
-    from pipeline import console
+    from models import console
 
     console.configure_logging()
     args = parse_args(argv)

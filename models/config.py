@@ -98,6 +98,9 @@ class TransformConfig:
 
 # Fields of the training section that TFX passes to run_fn itself (TrainArgs, EvalArgs).
 STEP_FIELDS = ("train_steps", "eval_steps")
+# Fields that say where training runs, not what it learns: not part of the checkpoint's key, so a
+# run killed on one layout resumes on another (the losses are the same: tests/test_replicas.py).
+PLACEMENT_FIELDS = ("train_devices", "train_workers")
 
 
 @dataclass(frozen=True)
@@ -159,9 +162,23 @@ class TrainingConfig:
     border_max_objects: int = setting(
         8, "int", "border term: the largest objects per class it considers", low=2, high=256
     )
+    train_devices: int = setting(
+        0, "int", "replicas on one machine: the first N GPUs, or N logical CPU devices; 0: every "
+        "GPU (one CPU)", low=0, high=64,
+    )  # fmt: skip
+    train_workers: int = setting(
+        1, "int", "a cluster of N local worker processes (as on Vertex, from TF_CONFIG)", low=1,
+        high=64,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         check(self)
+        if self.batch_size % max(self.train_devices, 1) or self.batch_size % self.train_workers:
+            raise SettingError(
+                "--batch-size", f"{self.batch_size} is the global batch: it must split evenly "
+                f"over --train-devices {self.train_devices} and --train-workers "
+                f"{self.train_workers}",
+            )  # fmt: skip
 
     def without_steps(self) -> dict[str, Any]:
         """The section but the step counts, which reach the Trainer through TFX's own args."""
@@ -320,9 +337,12 @@ class TrainerConfig:
     def checkpoint_key(self) -> str:
         """What a checkpoint depends on: the training section (steps included), the geometry and
         the data set; not the export's settings."""
+        training = dataclasses.asdict(self.training)
+        for name in PLACEMENT_FIELDS:
+            training.pop(name)
         return json.dumps(
             {
-                "training": dataclasses.asdict(self.training),
+                "training": training,
                 "transform": dataclasses.asdict(self.transform),
                 "dataset": self.dataset.to_dict(),
             },

@@ -66,7 +66,11 @@ def make_dataset(
         deterministic=not training,
     )
     dataset = dataset.batch(batch_size or config.training.batch_size, drop_remainder=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # Several workers each read every file and keep their share of the batches: the examples are
+    # few large files, fewer than workers can split by file.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def from_data_accessor(
@@ -83,6 +87,24 @@ def from_data_accessor(
     )
     batched = data_accessor.tf_dataset_factory(file_patterns, options, schema)
     return make_dataset(batched.unbatch(), config, training)
+
+
+class RecordDataAccessor:
+    """TFX's data accessor for worker processes, which have no fn_args: the same tfxio reader
+    (tf.Example payloads, the transformed schema) over the same files."""
+
+    def tf_dataset_factory(self, file_patterns: list[str], options, schema) -> tf.data.Dataset:
+        from tfx.components.util import tfxio_utils
+        from tfx.proto import example_gen_pb2
+
+        reader = tfxio_utils.make_tfxio(
+            file_pattern=file_patterns,
+            telemetry_descriptors=["petunet", "Trainer"],
+            payload_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
+            schema=schema,
+            file_format=["tfrecords_gzip"] * len(file_patterns),
+        )
+        return reader.TensorFlowDataset(options)
 
 
 def from_tfrecords(

@@ -26,6 +26,15 @@ def _pixel_terms(
     return weighted, tf.cast(valid, tf.float32)
 
 
+def weighted_pixel_sums(
+    labels: tf.Tensor, logits: tf.Tensor, weights: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """(sum of w(x) * CE(x), number of valid pixels) of a batch: the loss's numerator and
+    denominator, so that replicas can divide by the count of the whole (global) batch."""
+    weighted, valid = _pixel_terms(labels, logits, weights)
+    return tf.reduce_sum(weighted), tf.reduce_sum(valid)
+
+
 def weighted_pixel_loss(labels: tf.Tensor, logits: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     """Weighted pixel-wise softmax cross-entropy, a scalar.
 
@@ -34,5 +43,5 @@ def weighted_pixel_loss(labels: tf.Tensor, logits: tf.Tensor, weights: tf.Tensor
     the number of valid pixels in the whole batch, so IGNORE pixels neither add loss nor dilute
     it; a batch without valid pixels gives 0.
     """
-    weighted, valid = _pixel_terms(labels, logits, weights)
-    return tf.math.divide_no_nan(tf.reduce_sum(weighted), tf.reduce_sum(valid))
+    total, count = weighted_pixel_sums(labels, logits, weights)
+    return tf.math.divide_no_nan(total, count)

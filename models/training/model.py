@@ -13,7 +13,7 @@ import tensorflow as tf
 from models import contracts
 from models.config import TrainerConfig, TrainingConfig
 from models.network.unet import build_unet
-from models.training import loss, metrics
+from models.training import budget, loss, metrics
 
 keras = tf.keras
 
@@ -29,13 +29,22 @@ class WeightedSegmentationModel(keras.Model):
         super().__init__(*args, **kwargs)
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
-    def _step_loss(self, targets: dict[str, tf.Tensor], logits: tf.Tensor) -> tf.Tensor:
-        return loss.weighted_pixel_loss(
+    def _replica_loss(self, targets: dict[str, tf.Tensor], logits: tf.Tensor) -> tf.Tensor:
+        """This replica's share of the global batch's loss: its weighted sum over the valid pixels
+        of the whole global batch (all replicas, all workers), so that the gradients the strategy
+        sums over the replicas are those of one replica holding the whole batch."""
+        total, count = loss.weighted_pixel_sums(
             targets[contracts.LABEL_KEY], logits, targets[contracts.WEIGHTS_KEY]
         )
+        context = tf.distribute.get_replica_context()
+        if context.num_replicas_in_sync > 1:
+            count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+        return tf.math.divide_no_nan(total, count)
 
-    def _update_metrics(self, targets: dict[str, tf.Tensor], logits, step_loss) -> dict:
-        self.loss_tracker.update_state(step_loss)
+    def _update_metrics(self, targets: dict[str, tf.Tensor], logits, replica_loss) -> dict:
+        # The tracker averages over replicas: each reports its share times their number.
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        self.loss_tracker.update_state(replica_loss * replicas)
         self.compiled_metrics.update_state(targets[contracts.LABEL_KEY], logits)
         return {m.name: m.result() for m in self.metrics}
 
@@ -47,17 +56,15 @@ class WeightedSegmentationModel(keras.Model):
         tiles, targets = batch
         with tf.GradientTape() as tape:
             logits = self(tiles, training=True)
-            step_loss = self._step_loss(targets, logits)
-            # Gradients are summed over replicas: scale so that N replicas average.
-            replica_loss = step_loss / tf.distribute.get_strategy().num_replicas_in_sync
+            replica_loss = self._replica_loss(targets, logits)
         self.optimizer.minimize(replica_loss, self.trainable_variables, tape=tape)
-        return self._update_metrics(targets, logits, step_loss)
+        return self._update_metrics(targets, logits, replica_loss)
 
     @tf.autograph.experimental.do_not_convert
     def test_step(self, batch):
         tiles, targets = batch
         logits = self(tiles, training=False)
-        return self._update_metrics(targets, logits, self._step_loss(targets, logits))
+        return self._update_metrics(targets, logits, self._replica_loss(targets, logits))
 
     @property
     def metrics(self):
@@ -65,19 +72,22 @@ class WeightedSegmentationModel(keras.Model):
 
 
 def learning_rate(
-    config: TrainingConfig,
+    config: TrainingConfig, horizon: tf.Variable | None = None
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The configured rate; a cosine schedule follows the optimizer's step counter, which
-    BackupAndRestore restores, so a resumed run continues on the same curve."""
+    BackupAndRestore restores, so a resumed run continues on the same curve, and ends at the
+    horizon (the steps a time budget settles on; train_steps without one)."""
     if config.lr_schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, config.train_steps, alpha=config.lr_final_fraction
-        )
+        if horizon is None:
+            horizon = tf.Variable(config.train_steps, trainable=False, dtype=tf.int64)
+        return budget.CosineToHorizon(config.learning_rate, horizon, config.lr_final_fraction)
     return config.learning_rate
 
 
-def make_optimizer(config: TrainingConfig, precision: str) -> keras.optimizers.Optimizer:
-    rate = learning_rate(config)
+def make_optimizer(
+    config: TrainingConfig, precision: str, horizon: tf.Variable | None = None
+) -> keras.optimizers.Optimizer:
+    rate = learning_rate(config, horizon)
     if config.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(rate, momentum=config.momentum)
     else:
@@ -92,8 +102,10 @@ def build_training_model(
     strategy: tf.distribute.Strategy,
     precision: str,
     jit_compile: bool,
+    steps: int | None = None,
 ) -> keras.Model:
-    """The configured U-Net, compiled with the paper's loss and IGNORE-aware metrics."""
+    """The configured U-Net, compiled with the paper's loss and IGNORE-aware metrics; it holds
+    the step training ends at (`steps`, train_steps by default) as a variable (budget.py)."""
     with strategy.scope():
         unet = build_unet(
             config.tile_size,
@@ -106,8 +118,9 @@ def build_training_model(
             input_dtype="uint8",
         )
         model = WeightedSegmentationModel(unet.inputs, unet.outputs, name="unet")
+        budget.add_budget_variables(model, steps or config.training.train_steps)
         model.compile(
-            optimizer=make_optimizer(config.training, precision),
+            optimizer=make_optimizer(config.training, precision, budget.horizon_of(model)),
             metrics=[
                 metrics.PixelAccuracy(config.num_classes),
                 metrics.IgnoringMeanIoU(config.num_classes),

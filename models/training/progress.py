@@ -14,6 +14,8 @@ import time
 
 import tensorflow as tf
 
+from models.training import budget
+
 keras = tf.keras
 
 
@@ -27,19 +29,22 @@ class TrainingProgress(keras.callbacks.Callback):
 
     def __init__(
         self,
-        total_steps: int,
         batch_size: int,
         every_percent: float = 10.0,
         every_seconds: float = 30.0,
         live: bool | None = None,
     ) -> None:
         super().__init__()
-        self.total_steps = total_steps
         self.batch_size = batch_size
-        self.every_steps = max(1, int(total_steps * every_percent / 100))
+        self.every_percent = every_percent
         self.every_seconds = every_seconds
         self.live = sys.stderr.isatty() if live is None else live
         self._bar = None
+
+    @property
+    def total_steps(self) -> int:
+        """The step training ends at: the model's horizon, which a time budget may move."""
+        return int(budget.horizon_of(self.model).numpy())
 
     def on_train_begin(self, logs=None) -> None:
         self._start_step = None  # set at the first step's end: it pays for tracing, not counted
@@ -72,15 +77,14 @@ class TrainingProgress(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         loss = float(loss) if loss is not None else None
         if self._bar is not None:
+            self._bar.total = self.total_steps
             self._bar.update(step - self._bar.n)
             if loss is not None:
                 self._bar.set_postfix(loss=f"{loss:.4f}")
             return
         last_step, last_time = self._last_line
-        due = (
-            step - last_step >= self.every_steps
-            or time.monotonic() - last_time >= self.every_seconds
-        )
+        every_steps = max(1, int(self.total_steps * self.every_percent / 100))
+        due = step - last_step >= every_steps or time.monotonic() - last_time >= self.every_seconds
         if due or step >= self.total_steps:
             logging.info("petunet: training %s", self._status(step, loss))
             self._last_line = (step, time.monotonic())

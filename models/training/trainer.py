@@ -2,29 +2,76 @@
 
 TFX loads this module by path (`run_fn`). The pipeline passes the sections the Trainer reads in
 custom_config (models.config.TrainerConfig) and the step counts as TFX's TrainArgs/EvalArgs.
+Training runs here, in the Trainer's process, or, where it needs processes of its own (a cluster of
+local workers, or logical CPU devices, which TensorFlow only sets up before it starts), in worker
+processes that run `train` on the same job (models/training/cluster.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import math
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import contracts
 from models.config import TrainerConfig
-from models.serving import export
-from models.training import execution, inputs
+from models.training import budget, execution, inputs
 from models.training.model import build_training_model
 from models.training.panels import ValidationPanel
 from models.training.progress import TrainingProgress
 
 keras = tf.keras
 TRAINING_LOG = "training_log.csv"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What one training needs, as plain data: TFX's fn_args without the live objects, so that
+    worker processes can run the same job."""
+
+    train_files: list[str]
+    eval_files: list[str]
+    transform_output: str
+    serving_model_dir: str
+    model_run_dir: str
+    custom_config: dict[str, Any]
+    train_steps: int
+    eval_steps: int
+
+    @classmethod
+    def from_fn_args(cls, fn_args: Any) -> TrainingJob:
+        return cls(
+            train_files=list(fn_args.train_files),
+            eval_files=list(fn_args.eval_files),
+            transform_output=fn_args.transform_output,
+            serving_model_dir=fn_args.serving_model_dir,
+            model_run_dir=fn_args.model_run_dir,
+            custom_config=dict(fn_args.custom_config or {}),
+            train_steps=int(fn_args.train_steps),
+            eval_steps=int(fn_args.eval_steps),
+        )
+
+    @property
+    def config(self) -> TrainerConfig:
+        return TrainerConfig.from_custom_config(
+            self.custom_config, self.train_steps, self.eval_steps
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainingJob:
+        return cls(**json.loads(text))
 
 
 def data_key(train_files: list[str]) -> str:
@@ -54,22 +101,10 @@ def backup_dir(backup_root: str, config: TrainerConfig, train_files: list[str]) 
     return os.path.join(backup_root, key[:16])
 
 
-class StopAtTrainSteps(keras.callbacks.Callback):
-    """Ends training once the optimizer has taken `train_steps` steps.
-
-    fit() runs whole epochs of checkpoint_every_steps, so without this a train_steps that is not a
-    multiple of it would be rounded up to one (2,500 steps in epochs of 550 ran 2,750). The check
-    runs after each compiled call, so with steps_per_execution > 1 the last call completes; the
-    cut epoch is still validated and checkpointed.
-    """
-
-    def __init__(self, train_steps: int) -> None:
-        super().__init__()
-        self.train_steps = train_steps
-
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        if int(self.model.optimizer.iterations.numpy()) >= self.train_steps:
-            self.model.stop_training = True
+def _has_checkpoint(backup: str) -> bool:
+    return bool(tf.io.gfile.glob(os.path.join(backup, "**", "checkpoint")) or tf.io.gfile.glob(
+        os.path.join(backup, "*", "checkpoint")
+    ))  # fmt: skip
 
 
 def fit(
@@ -81,25 +116,28 @@ def fit(
     backup: str,
     extra_callbacks: tuple[keras.callbacks.Callback, ...] = (),
 ) -> keras.callbacks.History:
-    """Trains for train_steps, validating and checkpointing every checkpoint_every_steps.
+    """Trains to the model's horizon (train_steps, or what the time budget settles on),
+    validating and checkpointing every checkpoint_every_steps.
 
     Progress goes to the console (TrainingProgress), curves per class and the panel of eval
     examples to TensorBoard, the metrics per epoch to training_log.csv.
     """
     settings = config.training
-    steps_per_epoch = min(settings.checkpoint_every_steps, settings.train_steps)
-    epochs = math.ceil(settings.train_steps / steps_per_epoch)
+    planned = int(budget.horizon_of(model).numpy())
+    steps_per_epoch = min(settings.checkpoint_every_steps, planned)
+    # Epochs enough for the most steps a budget may grant; StopAtHorizon ends the run on time.
+    epochs = math.ceil(max(settings.train_steps, planned) / steps_per_epoch)
+    timed = settings.train_minutes > 0
     callbacks = [
         keras.callbacks.BackupAndRestore(backup),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
         keras.callbacks.CSVLogger(os.path.join(log_dir, TRAINING_LOG), append=True),
-        TrainingProgress(settings.train_steps, settings.batch_size),
-        StopAtTrainSteps(settings.train_steps),
+        TrainingProgress(settings.batch_size),
+        budget.StopAtHorizon(),
+        *([budget.TimeBudget(settings.train_minutes, settings.train_steps)] if timed else []),
         *extra_callbacks,
     ]
-    if tf.train.latest_checkpoint(os.path.join(backup, "chief")) or tf.train.latest_checkpoint(
-        backup
-    ):
+    if _has_checkpoint(backup):
         logging.info("petunet: resuming training from the checkpoint in %s", backup)
     return model.fit(
         train,
@@ -112,48 +150,95 @@ def fit(
     )
 
 
-def run_fn(fn_args) -> None:
-    """TFX Trainer entry point."""
-    config = TrainerConfig.from_custom_config(
-        fn_args.custom_config, fn_args.train_steps, fn_args.eval_steps
-    )
-    plan = execution.plan_for(config)
-    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    schema = tf_transform_output.transformed_metadata.schema
+def planned_steps(config: TrainerConfig, plan: execution.ExecutionPlan) -> tuple[int, str]:
+    """The first estimate of the steps: train_steps, or what fits the time budget at the step
+    time measured here (the precision probe's, or a timing of the chosen model)."""
+    settings = config.training
+    seconds = plan.seconds_per_step
+    if settings.train_minutes > 0 and seconds is None:
+        from models.training.timing import seconds_per_step
 
-    train = inputs.from_data_accessor(
-        fn_args.data_accessor, fn_args.train_files, schema, config, training=True
+        probe = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
+        seconds = seconds_per_step(probe, config)
+    return budget.first_estimate(settings.train_steps, settings.train_minutes, seconds)
+
+
+def _export_dir(job: TrainingJob, plan: execution.ExecutionPlan) -> str:
+    """The chief exports where TFX looks; other workers write to a temporary folder (they must
+    take part in saving the distributed variables) that is removed afterwards."""
+    if plan.is_chief:
+        return job.serving_model_dir
+    return os.path.join(job.model_run_dir, f".worker-{plan.task_index}-export")
+
+
+def train(job: TrainingJob, data_accessor: Any) -> None:
+    """One training: the plan for this machine (or this worker of a cluster), the data, resumable
+    fit, the summary and the export."""
+    from models.serving import export
+
+    config = job.config
+    plan = execution.plan_for(config)
+    steps, why_steps = planned_steps(config, plan)
+    logging.info("petunet: training %s", why_steps)
+    transform = tft.TFTransformOutput(job.transform_output)
+    schema = transform.transformed_metadata.schema
+    train_data = inputs.from_data_accessor(
+        data_accessor, job.train_files, schema, config, training=True
     )
-    evaluation = inputs.from_data_accessor(
-        fn_args.data_accessor, fn_args.eval_files, schema, config, training=False
+    eval_data = inputs.from_data_accessor(
+        data_accessor, job.eval_files, schema, config, training=False
     )
-    model = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
-    backup_root = fn_args.custom_config.get(contracts.TRAINER_BACKUP_ROOT_KEY) or os.path.join(
-        fn_args.model_run_dir, "backup"
+    model = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile, steps)
+    backup_root = job.custom_config.get(contracts.TRAINER_BACKUP_ROOT_KEY) or os.path.join(
+        job.model_run_dir, "backup"
     )
-    os.makedirs(fn_args.model_run_dir, exist_ok=True)
+    tf.io.gfile.makedirs(job.model_run_dir)
+    panels = (ValidationPanel(next(iter(eval_data)), job.model_run_dir, config.dataset),)
     history = fit(
         model,
-        train,
-        evaluation,
+        train_data,
+        eval_data,
         config,
-        fn_args.model_run_dir,
-        backup_dir(backup_root, config, fn_args.train_files),
-        (ValidationPanel(next(iter(evaluation)), fn_args.model_run_dir, config.dataset),),
+        job.model_run_dir if plan.is_chief else _export_dir(job, plan) + "-logs",
+        backup_dir(backup_root, config, job.train_files),
+        panels if plan.is_chief else (),
     )
+    trained = int(model.optimizer.iterations.numpy())
     summary = {
         "device": plan.device,
         "execution": plan.reason,
+        "replicas": plan.strategy.num_replicas_in_sync,
+        "workers": plan.num_workers,
+        "global_batch": config.training.batch_size,
+        "steps": trained,
+        "steps_planned": why_steps,
         "final": {k: float(v[-1]) for k, v in history.history.items()},
     }
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "summary.json"), "w") as out:
-        out.write(json.dumps(summary, indent=2))
-    logging.info("petunet: training done on %s (%s)", plan.device, plan.reason)
+    if plan.is_chief:
+        with tf.io.gfile.GFile(os.path.join(job.model_run_dir, SUMMARY_FILE), "w") as out:
+            out.write(json.dumps(summary, indent=2))
+    logging.info("petunet: training done: %d steps on %s (%s)", trained, plan.device, plan.reason)
+    destination = _export_dir(job, plan)
     export.export_serving_model(
         model,
-        tf_transform_output,
+        transform,
         config.tile_size,
-        fn_args.serving_model_dir,
+        destination,
         config.dataset,
         config.serving.max_image_megapixels,
     )
+    if not plan.is_chief:
+        for leftover in (destination, destination + "-logs"):
+            if tf.io.gfile.exists(leftover):
+                tf.io.gfile.rmtree(leftover)
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point."""
+    job = TrainingJob.from_fn_args(fn_args)
+    from models.training import cluster
+
+    if cluster.needs_own_processes(job.config):
+        cluster.train_in_processes(job)
+    else:
+        train(job, fn_args.data_accessor)
