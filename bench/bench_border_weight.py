@@ -70,7 +70,7 @@ def matched(truth: np.ndarray, n_true: int, predicted: np.ndarray, n_pred: int) 
 
 def score(model_dir: str, data_root: str) -> dict:
     model = tf.saved_model.load(model_dir)
-    predict = model.signatures[contracts.PREDICT_IMAGE_SIGNATURE]
+    predict = model.signatures[contracts.PREDICT_IMAGE_MASK_SIGNATURE]
     totals = {"cells": 0, "touching": 0, "separated": 0, "matched": 0}
     for name in sorted(os.listdir(os.path.join(data_root, "imagesTs"))):
         with open(os.path.join(data_root, "imagesTs", name), "rb") as f:

@@ -215,6 +215,10 @@ class ServingConfig:
         40.0, "float", "the served model refuses larger images (read from the header)",
         low=0.0, high=1000.0, low_open=True,
     )  # fmt: skip
+    serving_default: str = setting(
+        "examples", "str", "what serving_default takes: serialized tf.Examples (TFX's way) or "
+        "image bytes (what a Vertex AI endpoint sends)", choices=("examples", "image"),
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         check(self)

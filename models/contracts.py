@@ -66,10 +66,15 @@ def dice_name(class_name: str) -> str:
 
 
 # --- The exported SavedModel ---------------------------------------------------------------------
-SERVING_SIGNATURE = "serving_default"  # serialized tf.Example -> probabilities, classes
+# TF Serving, Vertex AI and KServe write a string output as {"b64": ...} in a REST answer only when
+# its name ends in "_bytes" (tensorflow/serving util/json_tensor.cc): every binary output does.
+SERVING_SIGNATURE = "serving_default"  # examples (TFX's) or image bytes (--serving-default)
+PREDICT_EXAMPLES_SIGNATURE = "predict_examples"  # serialized tf.Example -> canvas probabilities
+EVALUATION_SIGNATURE = "evaluate"  # raw tf.Example with its mask -> confusion matrix per example
 TRANSFORM_SIGNATURE = "transform_features"  # serialized raw tf.Example -> Transform outputs
-PREDICT_IMAGE_SIGNATURE = "predict_image"  # image bytes (mixed sizes) -> masks at H x W
+PREDICT_IMAGE_SIGNATURE = "predict_image"  # image bytes (mixed sizes) -> PNG masks at H x W
 PREDICT_IMAGE_TILED_SIGNATURE = "predict_image_tiled"  # the same by overlap-tile, no resizing
+PREDICT_IMAGE_MASK_SIGNATURE = "predict_image_mask"  # the mask as a dense [B, H, W] array
 PREDICT_IMAGE_PROBABILITIES_SIGNATURE = "predict_image_probabilities"  # K floats per pixel
 PREDICT_TILES_SIGNATURE = "predict_tiles"  # uint8 tiles -> probabilities on the output tiles
 EXAMPLES_INPUT = "examples"
@@ -77,5 +82,6 @@ IMAGE_BYTES_INPUT = "image_bytes"
 TILES_INPUT = "tiles"
 PROBABILITIES_KEY = "probabilities"  # float32 [B, O, O, K] (or [B, H, W, K], padded with 0)
 CLASSES_KEY = "classes"  # int64 [B, O, O]
+CONFUSION_MATRIX_KEY = "confusion_matrix"  # int64 [B, K, K]: rows true class, columns predicted
 MASK_OUTPUT_KEY = "mask"  # int32 [B, H, W] in the data set's label values, -1 as padding
-MASK_PNG_KEY = "mask_png"  # string [B]: each mask as an 8-bit PNG at its image's size
+MASK_PNG_KEY = "mask_png_bytes"  # string [B]: each mask as an 8-bit PNG at its image's size

@@ -16,6 +16,9 @@ def first_run(tmp_path_factory):
     from tests.e2e_runs import run_pipeline
 
     output_dir = str(tmp_path_factory.mktemp("e2e"))
-    result = run_pipeline(output_dir, report=True)
+    from tests.e2e_runs import FIRST_RUN
+
+    # serving_default takes images in this model (the nnU-Net runs keep TFX's tf.Examples).
+    result = run_pipeline(output_dir, *FIRST_RUN, report=True)
     summary = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     return output_dir, result, summary

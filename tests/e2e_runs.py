@@ -16,6 +16,9 @@ BEFORE_TRAINER = {
     "DataGate",
     "Transform",
 }
+# The first run's settings (tests/conftest.py), which every later run on its output dir repeats:
+# serving_default takes images, as a Vertex AI endpoint needs.
+FIRST_RUN = ("--serving-default", "image")
 ALL_NODES = BEFORE_TRAINER | {
     "Trainer",
     "latest_blessed_model_resolver",

@@ -1,6 +1,8 @@
 """The served model of the first end-to-end run, as TF Serving would call it: mixed sizes, PNG
 masks, full-resolution overlap-tile, a pixel limit read from the header, every bad input refused
-with a message, every common image mode served, warm-up requests, and the README's requests."""
+with a message, every common image mode served, warm-up requests, and the README's requests sent
+through TF Serving's REST rules (tests/tf_serving_rest.py). The first run exports with
+`--serving-default image`, what a Vertex AI endpoint needs."""
 
 from __future__ import annotations
 
@@ -8,8 +10,11 @@ import base64
 import io
 import json
 import os
+import re
 import resource
+import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -19,7 +24,9 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from bench import plain_serving
 from models import contracts
-from models.serving import warmup
+from models.serving import export, warmup
+from tests import tf_serving_rest
+from tests.e2e_runs import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="first_run")]
 TRIMAP_VALUES = {1, 2, 3}
@@ -63,13 +70,22 @@ def test_one_request_holds_images_of_different_sizes(model, signature):
     sizes = [(120, 90), (70, 160), (33, 41)]
     images = [_encode(_photo(h, w, i)) for i, (h, w) in enumerate(sizes)]
     out = _call(model[0], signature, images)
+    assert set(out) == {contracts.MASK_PNG_KEY, contracts.IMAGE_SIZE_KEY}  # compact: no arrays
     assert out[contracts.IMAGE_SIZE_KEY].tolist() == [list(s) for s in sizes]
-    assert out[contracts.MASK_OUTPUT_KEY].shape == (3, 120, 160)
     for i, (h, w) in enumerate(sizes):
         mask = _png_mask(out[contracts.MASK_PNG_KEY][i])
         assert mask.shape == (h, w) and set(np.unique(mask)) <= TRIMAP_VALUES
-        padded = out[contracts.MASK_OUTPUT_KEY][i]
-        np.testing.assert_array_equal(padded[:h, :w], mask)
+
+
+def test_the_dense_mask_comes_from_its_own_signature_and_equals_the_png(model):
+    sizes = [(120, 90), (70, 160)]
+    images = [_encode(_photo(h, w, i)) for i, (h, w) in enumerate(sizes)]
+    pngs = _call(model[0], contracts.PREDICT_IMAGE_SIGNATURE, images)[contracts.MASK_PNG_KEY]
+    dense = _call(model[0], contracts.PREDICT_IMAGE_MASK_SIGNATURE, images)
+    assert dense[contracts.MASK_OUTPUT_KEY].shape == (2, 120, 160)
+    for i, (h, w) in enumerate(sizes):
+        padded = dense[contracts.MASK_OUTPUT_KEY][i]
+        np.testing.assert_array_equal(padded[:h, :w], _png_mask(pngs[i]))
         assert (padded[h:] == -1).all() and (padded[:, w:] == -1).all()
 
 
@@ -87,7 +103,7 @@ def test_the_tiled_mask_equals_numpy_stitching_of_the_same_model(model):
         ].numpy()
 
     reference = plain_serving.tiled_classes(predict, image, tile, output) + 1  # trimap values
-    np.testing.assert_array_equal(out[contracts.MASK_OUTPUT_KEY][0], reference)
+    np.testing.assert_array_equal(_png_mask(out[contracts.MASK_PNG_KEY][0]), reference)
 
 
 def test_a_decompression_bomb_is_refused_quickly_without_decoding_it(model):
@@ -157,8 +173,10 @@ def test_the_warmup_requests_parse_and_cover_every_image_signature(model):
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
     signatures = {log.predict_log.request.model_spec.signature_name for log in logs}
     assert signatures == {
+        contracts.SERVING_SIGNATURE,  # it takes images in this model
         contracts.PREDICT_IMAGE_SIGNATURE,
         contracts.PREDICT_IMAGE_TILED_SIGNATURE,
+        contracts.PREDICT_IMAGE_MASK_SIGNATURE,
         contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE,
     }
     for log in logs:  # each replays through its signature as TF Serving would
@@ -167,21 +185,107 @@ def test_the_warmup_requests_parse_and_cover_every_image_signature(model):
         assert _call(loaded, request.model_spec.signature_name, images)
 
 
-def rest_body(signature: str, images: list[bytes]) -> str:
-    """The README's REST request body: signature_name, and instances of {"image_bytes": {"b64"}}."""
-    instances = [{"image_bytes": {"b64": base64.b64encode(b).decode("ascii")}} for b in images]
-    return json.dumps({"signature_name": signature, "instances": instances})
+def _rest(loaded) -> tuple[dict, dict]:
+    """The model's signatures and their input names, as TF Serving reads them."""
+    signatures = dict(loaded.signatures)
+    names = {n: sorted(f.structured_input_signature[1]) for n, f in signatures.items()}
+    return signatures, names
 
 
-def test_the_readme_requests_run_through_the_signatures(model):
+def _readme_block(marker: str) -> str:
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    (block,) = [b for b in blocks if marker in b]
+    return block
+
+
+def test_the_readme_rest_request_through_tf_servings_rules(model, tmp_path, monkeypatch):
+    """The README's REST example, run as written, against TF Serving's JSON rules."""
     loaded, _ = model
-    images = [_encode(_photo(50, 60)), _encode(_photo(44, 30, 1), "JPEG")]
-    body = json.loads(rest_body(contracts.PREDICT_IMAGE_SIGNATURE, images))
-    decoded = [base64.b64decode(i["image_bytes"]["b64"]) for i in body["instances"]]  # TF Serving
-    out = _call(loaded, body["signature_name"], decoded)
-    masks = [_png_mask(png) for png in out[contracts.MASK_PNG_KEY]]
+    signatures, names = _rest(loaded)
+    images = {"cat.jpg": _encode(_photo(50, 60), "JPEG"), "dog.png": _encode(_photo(44, 30, 1))}
+    for name, data in images.items():
+        (tmp_path / name).write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    sent = []
+
+    class Answer:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def json(self):
+            return json.loads(self.text)
+
+    def post(url, data):
+        assert url.endswith("/v1/models/petunet:predict")
+        sent.append(data)
+        return Answer(tf_serving_rest.predict(signatures, names, data))
+
+    namespace = {"__name__": "readme"}
+    monkeypatch.setitem(sys.modules, "requests", types.SimpleNamespace(post=post))
+    exec(_readme_block("requests.post"), namespace)
+    assert len(sent) >= 1
+    masks = namespace["masks"]
     assert [m.shape for m in masks] == [(50, 60), (44, 30)]
-    grpc = warmup.request(contracts.PREDICT_IMAGE_TILED_SIGNATURE, images)
+    assert all(set(np.unique(m)) <= TRIMAP_VALUES for m in masks)
+
+
+@pytest.mark.parametrize("signature", [*export.IMAGE_SIGNATURES, contracts.SERVING_SIGNATURE])
+@pytest.mark.parametrize("format", ["row", "columnar"])
+def test_every_image_signature_answers_valid_json_in_both_formats(model, signature, format):
+    loaded, _ = model
+    signatures, names = _rest(loaded)
+    images = [_encode(_photo(30, 40)), _encode(_photo(20, 24, 2), "JPEG")]
+    b64 = [{"b64": base64.b64encode(b).decode("ascii")} for b in images]
+    if format == "row":
+        request = {"signature_name": signature, "instances": [{"image_bytes": v} for v in b64]}
+    else:
+        request = {"signature_name": signature, "inputs": {"image_bytes": b64}}
+    text = tf_serving_rest.predict(signatures, names, json.dumps(request))
+    text.encode("utf-8")  # the body is UTF-8 text
+    answer = json.loads(text)
+    rows = answer["predictions"] if format == "row" else None
+    if rows is not None:
+        assert len(rows) == 2
+        for row, size in zip(rows, [(30, 40), (20, 24)], strict=True):
+            assert row[contracts.IMAGE_SIZE_KEY] == list(size)
+            if contracts.MASK_PNG_KEY in row:
+                assert _png_mask(base64.b64decode(row[contracts.MASK_PNG_KEY]["b64"])).shape == size
+    else:
+        assert answer["outputs"][contracts.IMAGE_SIZE_KEY] == [[30, 40], [20, 24]]
+
+
+def test_a_binary_output_without_the_bytes_suffix_breaks_the_rest_answer():
+    """The rule the old `mask_png` name broke: raw PNG bytes are not JSON text."""
+    png = _encode(np.zeros((4, 4), np.uint8))
+    with pytest.raises(tf_serving_rest.RestError, match="_bytes"):
+        tf_serving_rest.make_response({"mask_png": np.array([png], object)}, "row")
+    ok = json.loads(
+        tf_serving_rest.make_response({"mask_png_bytes": np.array([png], object)}, "row")
+    )
+    assert base64.b64decode(ok["predictions"][0]["b64"]) == png
+
+
+def test_the_readme_grpc_request_reads_outputs_the_signature_has(model):
+    loaded, _ = model
+    block = _readme_block("PredictionServiceStub")
+    signature = re.search(r'"petunet", "(\w+)"', block).group(1)
+    output = re.search(r'outputs\["(\w+)"\]', block).group(1)
+    images = [_encode(_photo(50, 60)), _encode(_photo(44, 30, 1), "JPEG")]
+    grpc = warmup.request(signature, images)
     tensors = {k: tf.make_ndarray(v).tolist() for k, v in grpc.inputs.items()}
     out = _call(loaded, grpc.model_spec.signature_name, tensors[contracts.IMAGE_BYTES_INPUT])
-    assert _png_mask(out[contracts.MASK_PNG_KEY][1]).shape == (44, 30)
+    assert _png_mask(out[output][1]).shape == (44, 30)
+
+
+def test_a_vertex_request_reaches_serving_default_with_images(model):
+    """Vertex AI names no signature: serving_default takes the images in this model, and its
+    answer is the compact one."""
+    loaded, _ = model
+    signatures, names = _rest(loaded)
+    image = _encode(_photo(36, 48))
+    body = json.dumps({"instances": [{"image_bytes": {"b64": base64.b64encode(image).decode()}}]})
+    (row,) = json.loads(tf_serving_rest.predict(signatures, names, body))["predictions"]
+    assert set(row) == {contracts.MASK_PNG_KEY, contracts.IMAGE_SIZE_KEY}
+    assert _png_mask(base64.b64decode(row[contracts.MASK_PNG_KEY]["b64"])).shape == (36, 48)

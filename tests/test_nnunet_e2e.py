@@ -41,7 +41,11 @@ def _predict(model_dir: str, image: np.ndarray) -> np.ndarray:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     model = tf.saved_model.load(model_dir)
-    out = model.signatures[contracts.PREDICT_IMAGE_SIGNATURE](
+    # TFX's default serving_default: serialized tf.Examples in.
+    assert set(model.signatures[contracts.SERVING_SIGNATURE].structured_input_signature[1]) == {
+        contracts.EXAMPLES_INPUT
+    }
+    out = model.signatures[contracts.PREDICT_IMAGE_MASK_SIGNATURE](
         **{contracts.IMAGE_BYTES_INPUT: tf.constant([buffer.getvalue()])}
     )
     return out[contracts.MASK_OUTPUT_KEY].numpy()[0]

@@ -19,7 +19,7 @@ from PIL import Image
 
 from models import contracts
 from pipeline import run_report
-from tests.e2e_runs import ALL_NODES, BEFORE_TRAINER, ROOT, run_pipeline
+from tests.e2e_runs import ALL_NODES, BEFORE_TRAINER, FIRST_RUN, ROOT, run_pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="first_run")]
 
@@ -54,17 +54,17 @@ def test_pushed_model_segments_a_new_image_at_its_own_size(first_run):
     model = tf.saved_model.load(summary["pushed_to"])
     jpeg = _jpeg(333, 500, seed=12345)
     out = model.signatures["predict_image"](**{contracts.IMAGE_BYTES_INPUT: tf.constant([jpeg])})
-    mask = out[contracts.MASK_OUTPUT_KEY].numpy()[0]
+    mask = np.asarray(Image.open(io.BytesIO(out[contracts.MASK_PNG_KEY].numpy()[0])))
     assert mask.shape == (333, 500)
     assert set(np.unique(mask)) <= {1, 2, 3}
 
-    # serving_default (tf.Example in, canvas out) agrees with predict_image on the canvas region.
+    # predict_examples (tf.Example in, canvas out) agrees with predict_image on the canvas region.
     example = tf.train.Example(
         features=tf.train.Features(
             feature={"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg]))}
         )
     )
-    served = model.signatures["serving_default"](
+    served = model.signatures["predict_examples"](
         examples=tf.constant([example.SerializeToString()])
     )
     probabilities = served[contracts.PROBABILITIES_KEY].numpy()[0]
@@ -109,7 +109,7 @@ def test_a_worse_model_never_replaces_the_pushed_one_and_a_rerun_pushes_nothing(
     assert os.listdir(serving_root) == [os.path.basename(first["pushed_to"])]
 
     # Barely trained: one step at learning rate 0 leaves the initial weights.
-    run_pipeline(output_dir, "--train-steps", "1", "--learning-rate", "0")
+    run_pipeline(output_dir, *FIRST_RUN, "--train-steps", "1", "--learning-rate", "0")
     worse = _summary(output_dir)
     assert worse["states"]["Trainer"] == "COMPLETE"
     assert worse["baseline_model_id"] == first["model_id"]
@@ -117,14 +117,14 @@ def test_a_worse_model_never_replaces_the_pushed_one_and_a_rerun_pushes_nothing(
     assert not worse["blessed"] and not worse["pushed"]
 
     # In between: a few steps, better than untrained, worse than the pushed model.
-    run_pipeline(output_dir, "--train-steps", "5")
+    run_pipeline(output_dir, *FIRST_RUN, "--train-steps", "5")
     middle = _summary(output_dir)
     assert middle["baseline_model_id"] == first["model_id"]  # not the test Evaluator's blessing
     assert middle["eval_metrics"]["mean_iou"] < first["eval_metrics"]["mean_iou"]
     assert not middle["blessed"] and not middle["pushed"]
 
     # The first settings again: everything up to the Trainer from the cache, the same model.
-    result = run_pipeline(output_dir)
+    result = run_pipeline(output_dir, *FIRST_RUN)
     again = _summary(output_dir)
     for node in BEFORE_TRAINER | {"Trainer"}:
         assert again["states"][node] == "CACHED", (node, again["states"])
@@ -140,7 +140,7 @@ def test_a_new_threshold_or_beam_flag_reevaluates_without_retraining(first_run):
     """Each component is keyed on what it reads: a blessing threshold reruns the Evaluator that
     reads it and the Pusher after it; Beam's flags rerun nothing that was done."""
     output_dir, _, first = first_run
-    run_pipeline(output_dir, "--mean-iou-threshold", "0.01")
+    run_pipeline(output_dir, *FIRST_RUN, "--mean-iou-threshold", "0.01")
     threshold = _summary(output_dir)
     for node in BEFORE_TRAINER | {"Trainer", "test_evaluator"}:
         assert threshold["states"][node] == "CACHED", (node, threshold["states"])

@@ -4,8 +4,8 @@ tests can send a JSON request through a real signature and read the JSON answer 
 Request (FillPredictRequestFromJson): `signature_name` (a string, optional), and exactly one of
 `instances` (row format: a list, one item per example; an item is an object keyed by input name,
 or a bare value when the signature has one input) or `inputs` (columnar: an object keyed by input
-name, or a bare value for one input). A string input value is a JSON string or {"b64": ...}, an
-object with that one key, base64-decoded.
+name, or a bare value or list for one input; a {"b64"} object counts as a value). A string
+input value is a JSON string or {"b64": ...}, an object with that one key, base64-decoded.
 
 Response (MakeJsonFromTensors): row format -> {"predictions": [...]}: every output must share the
 first (batch) dimension ("inconsistent batch size" otherwise) and have a shape; each prediction is
@@ -70,11 +70,14 @@ def parse_request(body: str, input_names: list[str]) -> tuple[str, dict[str, lis
                 raise RestError("an instance must be an object keyed by input name")
         return signature, columns, "row"
     inputs = document["inputs"]
-    if isinstance(inputs, dict) and set(inputs) <= set(input_names) and len(input_names) > 1:
-        return signature, {k: _decode_value(v) for k, v in inputs.items()}, "columnar"
-    if len(input_names) == 1:
+    if isinstance(inputs, dict) and set(inputs) != {B64}:  # keyed by input name
+        missing = [name for name in input_names if name not in inputs]
+        if missing:
+            raise RestError(f"Missing named input: {missing[0]} in 'inputs' object.")
+        return signature, {k: _decode_value(inputs[k]) for k in input_names}, "columnar"
+    if len(input_names) == 1:  # a plain value or list for the one input
         return signature, {input_names[0]: _decode_value(inputs)}, "columnar"
-    raise RestError("'inputs' must be an object keyed by input name")
+    raise RestError("inputs is a plain value/list, but expecting an object as multiple inputs")
 
 
 def _encode(value: Any, as_bytes: bool, name: str) -> Any:

@@ -6,10 +6,12 @@ CombineFn that sums a [C, C] confusion matrix (rows: true class, columns: predic
 examples of a slice; TFMA de-duplicates that computation, so the six metrics cost one pass. The
 scores come from models.evaluation.scores, the same code the Keras metrics mirror.
 
-Inputs per example (after TFMA's model/output/prediction-key lookups): the label [O, O] int with
-IGNORE_LABEL outside the image, and the prediction either as per-class scores [O, O, C]
-(ModelSpec.prediction_key "probabilities") or as class ids [O, O] ("classes"). With example
-weights enabled, an example's pixels count with its weight (a scalar or one weight per pixel).
+Inputs per example (after TFMA's model/output/prediction-key lookups), either the example's own
+confusion matrix [C, C] counted in the graph (the `evaluate` signature, no label: what the
+Evaluators use), or the label [O, O] int with IGNORE_LABEL outside the image and the prediction as
+per-class scores [O, O, C] ("probabilities") or class ids [O, O] ("classes"), counted here. With
+example weights enabled, an example's pixels count with its weight (a scalar, or one weight per
+pixel for labels and scores).
 
 Metric names (MetricKey.name) written by the Evaluator, named by the data set's classes:
     pixel_accuracy, mean_iou, iou/<class> for every class, dice/<class> for each foreground
@@ -79,8 +81,12 @@ class _ConfusionMatrixCombiner(beam.CombineFn):
             example_weighted=self._example_weighted,
             flatten=False,
             squeeze=False,
+            allow_none=True,
         ):
-            label = np.asarray(label)
+            label, prediction = np.asarray(label), np.asarray(prediction)
+            if label.size == 0 and prediction.shape == accumulator.shape:  # counted in the graph
+                accumulator += prediction * float(np.asarray(weight).reshape(-1)[0])
+                continue
             predicted = seg.predicted_classes(prediction, label.shape)
             weights = _pixel_weights(np.asarray(weight, dtype=np.float64), label.shape)
             accumulator += seg.confusion_matrix(label, predicted, self._num_classes, weights)

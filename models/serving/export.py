@@ -1,16 +1,24 @@
 """The servable SavedModel: signatures that need no Keras and no project code at load time.
 
+Binary outputs end in `_bytes`: TF Serving, Vertex AI and KServe base64 a string output in a REST
+answer only then (tensorflow/serving util/json_tensor.cc). The image signatures answer compactly
+(a PNG per image); dense per-pixel arrays come only from the signatures named for them.
+
 - predict_image: encoded images (JPEG/PNG/GIF/BMP; any sizes, mixed in one request) -> per image
-  `mask_png` (PNG bytes of the mask in the data set's label values, at the image's own size),
-  `mask` [B, H, W] (padded with -1 to the request's largest image) and `image_size` [B, 2].
-  The image is fitted onto the model's canvas, as in training.
+  `mask_png_bytes` (the mask as PNG bytes in the data set's label values, at the image's own
+  size) and `image_size` [B, 2]. The image is fitted onto the model's canvas, as in training.
 - predict_image_tiled: the same outputs at full resolution by overlap-tile (paper, Fig. 2): no
   resizing, tiles through the network in fixed-size batches, so memory follows the batch.
+- predict_image_mask: the mask as a dense `mask` [B, H, W] (padded with -1 to the largest image).
 - predict_image_probabilities: per-class probabilities [B, H, W, K] at each image's size (padded
-  with 0), only when asked for: they are K floats per pixel.
-- serving_default: serialized tf.Example (only `image` is read) -> probabilities [B, O, O, K],
+  with 0): K floats per pixel.
+- serving_default: serialized tf.Example -> canvas probabilities (TFX's convention), or with
+  `serving_default="image"` what predict_image does (a Vertex AI endpoint calls this one).
+- predict_examples: serialized tf.Example (only `image` is read) -> probabilities [B, O, O, K],
   classes [B, O, O] on the canvas (class indices).
-- transform_features: serialized raw tf.Example -> Transform outputs (label, ...) for the Evaluator.
+- evaluate: raw tf.Example with its mask -> `confusion_matrix` [B, K, K] per example (the
+  Evaluators sum these instead of moving O x O x K probabilities through Python).
+- transform_features: serialized raw tf.Example -> Transform outputs (label, ...).
 - predict_tiles: uint8 tiles [B, T, T, C] -> probabilities [B, O, O, K].
 Every image is checked before it is decoded (models/serving/image_io.py): its header size against
 `max_megapixels`, and anything that is not an image fails with INVALID_ARGUMENT. The Transform
@@ -153,9 +161,9 @@ class SegmentationServer(tf.Module):
         boxes = transformed[contracts.CANVAS_BOX_KEY]
         return tf.map_fn(one, (probabilities, boxes, sizes), fn_output_signature=spec), sizes
 
-    def _answer(self, classes: tf.Tensor, sizes: tf.Tensor) -> dict[str, tf.Tensor]:
-        """mask_png, mask (padded with -1) and image_size from per-image classes padded to
-        [B, Hmax, Wmax] and sizes [B, 2]."""
+    def _masks(self, classes: tf.Tensor, sizes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(PNG bytes [B], label values padded with -1 [B, Hmax, Wmax]) from per-image classes
+        padded to [B, Hmax, Wmax] and sizes [B, 2]."""
 
         def one(args: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
             padded, size = args
@@ -164,7 +172,7 @@ class SegmentationServer(tf.Module):
             extra = tf.shape(padded) - size
             return png, tf.pad(values, [[0, extra[0]], [0, extra[1]]], constant_values=-1)
 
-        png, mask = tf.map_fn(
+        return tf.map_fn(
             one,
             (classes, tf.cast(sizes, tf.int32)),
             fn_output_signature=(
@@ -172,11 +180,21 @@ class SegmentationServer(tf.Module):
                 tf.TensorSpec([None, None], tf.int32),
             ),
         )
-        return {
-            contracts.MASK_PNG_KEY: png,
-            contracts.MASK_OUTPUT_KEY: mask,
-            contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64),
-        }
+
+    def _png_answer(self, classes: tf.Tensor, sizes: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The compact answer: each mask as PNG bytes, and each image's size."""
+        png, _ = self._masks(classes, sizes)
+        return {contracts.MASK_PNG_KEY: png, contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64)}
+
+    def _canvas_probabilities(self, examples: tf.Tensor) -> tf.Tensor:
+        image_spec = {contracts.IMAGE_KEY: self._raw_spec[contracts.IMAGE_KEY]}
+        raw = tf.io.parse_example(examples, image_spec)
+        return self._probabilities(self.tft_layer(raw))
+
+    def _resized_classes(self, image_bytes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return self._per_image(
+            image_bytes, _full_size_classes, tf.TensorSpec([None, None], tf.int32)
+        )
 
     # --- signatures -----------------------------------------------------------------------------
     @tf.function
@@ -184,26 +202,41 @@ class SegmentationServer(tf.Module):
         return {contracts.PROBABILITIES_KEY: self._tile_probabilities(tiles)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contracts.EXAMPLES_INPUT)])
-    def serving_default(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
-        image_spec = {contracts.IMAGE_KEY: self._raw_spec[contracts.IMAGE_KEY]}
-        raw = tf.io.parse_example(examples, image_spec)
-        probabilities = self._probabilities(self.tft_layer(raw))
+    def predict_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+        probabilities = self._canvas_probabilities(examples)
         return {
             contracts.PROBABILITIES_KEY: probabilities,
             contracts.CLASSES_KEY: tf.argmax(probabilities, axis=-1),
         }
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contracts.EXAMPLES_INPUT)])
-    def transform_features(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
-        raw = tf.io.parse_example(examples, self._raw_spec)
-        transformed = self.tft_layer(raw)
-        labels = tf.map_fn(
+    def evaluate(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Per example, the confusion matrix of the canvas prediction against the label (rows the
+        true class, columns the predicted; IGNORE left out): what the Evaluators' metrics sum."""
+        transformed = self.tft_layer(tf.io.parse_example(examples, self._raw_spec))
+        predicted = tf.argmax(self._probabilities(transformed), axis=-1, output_type=tf.int32)
+        labels = self._canvas_labels(transformed)
+        k = self._num_classes
+        valid = (labels >= 0) & (labels < k)
+        cells = tf.where(valid, tf.cast(labels, tf.int32) * k + predicted, k * k)
+        flat = tf.reshape(cells, [tf.shape(cells)[0], -1])
+        counts = tf.math.bincount(flat, minlength=k * k + 1, maxlength=k * k + 1, axis=-1)
+        confusion = tf.reshape(counts[:, : k * k], [-1, k, k])
+        return {contracts.CONFUSION_MATRIX_KEY: tf.cast(confusion, tf.int64)}
+
+    def _canvas_labels(self, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.map_fn(
             lambda args: overlap_tile.label_from_bytes(*args, self._output_size),
             (transformed[contracts.LABEL_REGION_KEY], transformed[contracts.CANVAS_BOX_KEY]),
             fn_output_signature=tf.TensorSpec([self._output_size] * 2, tf.int64),
         )
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contracts.EXAMPLES_INPUT)])
+    def transform_features(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+        raw = tf.io.parse_example(examples, self._raw_spec)
+        transformed = self.tft_layer(raw)
         return {
-            contracts.LABEL_KEY: labels,
+            contracts.LABEL_KEY: self._canvas_labels(transformed),
             contracts.CANVAS_BOX_KEY: transformed[contracts.CANVAS_BOX_KEY],
             contracts.IMAGE_SIZE_KEY: transformed[contracts.IMAGE_SIZE_KEY],
         }
@@ -212,10 +245,15 @@ class SegmentationServer(tf.Module):
         input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
     )
     def predict_image(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        classes, sizes = self._per_image(
-            image_bytes, _full_size_classes, tf.TensorSpec([None, None], tf.int32)
-        )
-        return self._answer(classes, sizes)
+        return self._png_answer(*self._resized_classes(image_bytes))
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
+    )
+    def predict_image_mask(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        classes, sizes = self._resized_classes(image_bytes)
+        _, mask = self._masks(classes, sizes)
+        return {contracts.MASK_OUTPUT_KEY: mask, contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64)}
 
     @tf.function(
         input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
@@ -234,7 +272,7 @@ class SegmentationServer(tf.Module):
         classes = tf.map_fn(
             one, image_bytes, fn_output_signature=tf.TensorSpec([None, None], tf.int32)
         )
-        return self._answer(classes, sizes)
+        return self._png_answer(classes, sizes)
 
     @tf.function(
         input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
@@ -254,6 +292,7 @@ class SegmentationServer(tf.Module):
 IMAGE_SIGNATURES = (
     contracts.PREDICT_IMAGE_SIGNATURE,
     contracts.PREDICT_IMAGE_TILED_SIGNATURE,
+    contracts.PREDICT_IMAGE_MASK_SIGNATURE,
     contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE,
 )
 
@@ -265,14 +304,24 @@ def export_serving_model(
     export_dir: str,
     dataset: DatasetSpec,
     max_megapixels: float,
+    serving_default: str = "examples",
 ) -> None:
-    """Writes the SavedModel, the data set's description and the warm-up requests."""
+    """Writes the SavedModel, the data set's description and the warm-up requests.
+
+    serving_default: "examples" (serialized tf.Example in, TFX's convention) or "image" (image
+    bytes in, the compact PNG answer out: what a Vertex AI endpoint calls, as it names no
+    signature)."""
     server = SegmentationServer(model, tf_transform_output, tile_size, dataset, max_megapixels)
+    by_examples = server.predict_examples.get_concrete_function()
+    by_image = server.predict_image.get_concrete_function()
     signatures = {
-        contracts.SERVING_SIGNATURE: server.serving_default.get_concrete_function(),
+        contracts.SERVING_SIGNATURE: by_image if serving_default == "image" else by_examples,
+        contracts.PREDICT_EXAMPLES_SIGNATURE: by_examples,
+        contracts.EVALUATION_SIGNATURE: server.evaluate.get_concrete_function(),
         contracts.TRANSFORM_SIGNATURE: server.transform_features.get_concrete_function(),
-        contracts.PREDICT_IMAGE_SIGNATURE: server.predict_image.get_concrete_function(),
+        contracts.PREDICT_IMAGE_SIGNATURE: by_image,
         contracts.PREDICT_IMAGE_TILED_SIGNATURE: server.predict_image_tiled.get_concrete_function(),
+        contracts.PREDICT_IMAGE_MASK_SIGNATURE: server.predict_image_mask.get_concrete_function(),
         contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE: (
             server.predict_image_probabilities.get_concrete_function()
         ),
@@ -289,6 +338,7 @@ def export_serving_model(
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(os.path.join(export_dir, DATASET_ASSET), "w") as f:
         f.write(dataset.to_json())
-    warmup.write_requests(
-        os.path.join(extra, warmup.WARMUP_FILE), IMAGE_SIGNATURES, dataset.num_channels
+    warmed = IMAGE_SIGNATURES + (
+        (contracts.SERVING_SIGNATURE,) if serving_default == "image" else ()
     )
+    warmup.write_requests(os.path.join(extra, warmup.WARMUP_FILE), warmed, dataset.num_channels)

@@ -226,6 +226,7 @@ def train(job: TrainingJob, data_accessor: Any) -> None:
         destination,
         config.dataset,
         config.serving.max_image_megapixels,
+        config.serving.serving_default,
     )
     if not plan.is_chief:
         for leftover in (destination, destination + "-logs"):

@@ -27,16 +27,22 @@ TEMPLATE = "report.html.j2"
 SKIPS_SHOWN = 25
 SIGNATURES = (
     (contracts.PREDICT_IMAGE_SIGNATURE, "image_bytes: encoded images, any sizes",
-     "mask_png per image (label values, the image's size), mask [B, H, W], image_size"),
+     "mask_png_bytes per image (label values, the image's size), image_size"),
     (contracts.PREDICT_IMAGE_TILED_SIGNATURE, "image_bytes: encoded images, any sizes",
      "the same at full resolution by overlap-tile"),
+    (contracts.PREDICT_IMAGE_MASK_SIGNATURE, "image_bytes: encoded images",
+     "mask [B, H, W] (label values, -1 as padding), image_size"),
     (contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE, "image_bytes: encoded images",
      "probabilities [B, H, W, K], image_size"),
-    (contracts.SERVING_SIGNATURE, "examples: serialized tf.Example with `image`",
+    (contracts.SERVING_SIGNATURE, "examples, or image_bytes (--serving-default image)",
+     "as predict_examples, or as predict_image"),
+    (contracts.PREDICT_EXAMPLES_SIGNATURE, "examples: serialized tf.Example with `image`",
      "probabilities [B, O, O, K], classes [B, O, O] on the canvas"),
     (contracts.PREDICT_TILES_SIGNATURE, "tiles: uint8 [B, T, T, C]", "probabilities [B, O, O, K]"),
+    (contracts.EVALUATION_SIGNATURE, "examples: raw serialized tf.Example with its mask",
+     "confusion_matrix [B, K, K] (used by the Evaluators)"),
     (contracts.TRANSFORM_SIGNATURE, "examples: raw serialized tf.Example",
-     "the Transform outputs (used by the Evaluator)"),
+     "the Transform outputs"),
 )  # fmt: skip
 
 

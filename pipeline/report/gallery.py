@@ -58,7 +58,7 @@ def score_examples(
 ) -> tuple[list, np.ndarray]:
     """(Scored per example, the confusion matrix summed over them) for the model in model_dir."""
     model = tf.saved_model.load(model_dir)
-    serve = model.signatures[contracts.SERVING_SIGNATURE]
+    serve = model.signatures[contracts.PREDICT_EXAMPLES_SIGNATURE]
     transform = model.signatures[contracts.TRANSFORM_SIGNATURE]
     total = np.zeros((spec.num_classes, spec.num_classes), np.int64)
     scored = []
