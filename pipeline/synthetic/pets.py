@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -137,6 +138,19 @@ def _marker(num_images: int, seed: int, size: tuple[int, int] | None, **more) ->
     }
 
 
+PER_PROCESS = 400  # images worth a process of their own (starting one costs about a second)
+
+
+def _write_pet(job: tuple) -> None:
+    out_dir, seed, index, name, image_size, size_spread = job
+    size = oxford_size(seed, index) if size_spread == "oxford" else image_size
+    image, trimap, quality = render_pet(seed, index, size)
+    jpeg = drawing.encode(image, "JPEG", quality=quality)
+    drawing.write(os.path.join(out_dir, "images", name + ".jpg"), jpeg)
+    trimaps = os.path.join(out_dir, "annotations", "trimaps")
+    drawing.write(os.path.join(trimaps, name + ".png"), drawing.encode(trimap, "PNG"))
+
+
 def generate_synthetic_pets(
     out_dir: str,
     num_images: int,
@@ -173,14 +187,18 @@ def generate_synthetic_pets(
     os.makedirs(trimaps_dir, exist_ok=True)
 
     records = plan(num_images, trainval_count)
-    for index, record in enumerate(records):
-        size = oxford_size(seed, index) if size_spread == "oxford" else image_size
-        image, trimap, quality = render_pet(seed, index, size)
-        jpeg = drawing.encode(image, "JPEG", quality=quality)
-        drawing.write(os.path.join(images_dir, record.name + ".jpg"), jpeg)
-        drawing.write(
-            os.path.join(trimaps_dir, record.name + ".png"), drawing.encode(trimap, "PNG")
-        )
+    jobs = [
+        (out_dir, seed, index, record.name, image_size, size_spread)
+        for index, record in enumerate(records)
+    ]
+    workers = min(os.cpu_count() or 1, len(jobs) // PER_PROCESS)
+    if workers > 1:  # image i depends only on (seed, i): the same bytes in any process
+        context = multiprocessing.get_context("spawn")  # no fork of a process running threads
+        with context.Pool(workers) as pool:
+            pool.map(_write_pet, jobs, chunksize=64)
+    else:
+        for job in jobs:
+            _write_pet(job)
 
     records.sort(key=lambda r: r.name)
     annotations = os.path.join(out_dir, "annotations")
