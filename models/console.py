@@ -28,7 +28,9 @@ ALWAYS_NOISE = (
     r"cpu_feature_guard\.cc",
     r"To enable the following instructions: .* rebuild TensorFlow",
     r"oneDNN custom operations are on",
-    r"Local rendezvous is aborting with status: OUT_OF_RANGE: End of sequence",  # a finite dataset
+    r"Local rendezvous is aborting with status",  # the Python exception says it, once
+    r"jpeg_mem\.cc|Premature end of JPEG data|Corrupt JPEG data",  # the ingest report says it
+    r"png_io\.cc|iCCP: known incorrect sRGB profile",  # libpng on harmless colour profiles
 )
 NO_GPU_NOISE = (r"TF-TRT Warning: Could not find TensorRT", r"cudart_stub\.cc", r"cuda_executor")
 # Python warnings of the libraries TFX pulls in, about their own future.
@@ -39,6 +41,8 @@ PYTHON_WARNINGS = (
 # Log records that describe TFX's or TensorFlow's internals, not the run.
 LOG_NOISE = (
     r"is deprecated and will be removed",
+    r"No semi_persistent_directory found",  # Beam's worker processes, about themselves
+    r"Discarding unparseable args",
     r"ArtifactQuery\.property_predicate is not supported",  # TFX's resolver on SQLite MLMD
     r"^Running pipeline:",
 )
@@ -100,6 +104,20 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     absl_logging.set_verbosity(absl_logging.INFO)
     silence_python_warnings()
+
+
+_PROCESS_FILTER: StderrFilter | None = None
+
+
+def filter_process_stderr() -> None:
+    """StderrFilter from now to the end of the process (for programs: C++ start-up included)."""
+    global _PROCESS_FILTER
+    if _PROCESS_FILTER is None:
+        import atexit
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+        _PROCESS_FILTER = StderrFilter().__enter__()
+        atexit.register(_PROCESS_FILTER.__exit__, None, None, None)
 
 
 class StderrFilter:

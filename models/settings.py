@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +107,22 @@ def check(section: Any) -> None:
         elif spec.kind == "args":
             if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
                 raise SettingError(name, f"must be a list of strings, got {value!r}")
+
+
+def glue_flag_values(argv: Sequence[str], flags: Sequence[str] = ("--beam-args",)) -> list[str]:
+    """`--beam-args --runner=X` as `--beam-args=--runner=X`: argparse reads a lone value that
+    starts with `--` as a flag, so a one-word Beam flag could not be given otherwise."""
+    glued: list[str] = []
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        if tokens[i] in flags and i + 1 < len(tokens):
+            glued.append(f"{tokens[i]}={tokens[i + 1]}")
+            i += 2
+            continue
+        glued.append(tokens[i])
+        i += 1
+    return glued
 
 
 def allowed(spec: Setting) -> str:

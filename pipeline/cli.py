@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from models import config as configs
-from models.settings import Setting, allowed, flag_of, settings_of
+from models.settings import Setting, allowed, flag_of, glue_flag_values, settings_of
 
 PRESET_FLAG = "--preset"
 TABLE_START = "<!-- settings table: python -m pipeline.cli -->"
@@ -27,23 +27,6 @@ def _argument_type(spec: Setting):
 
 def _flags(field, spec: Setting) -> list[str]:
     return [flag_of(field), *spec.aliases]
-
-
-def glue_values(argv: Sequence[str], flags: Sequence[str]) -> list[str]:
-    """`--beam-args --runner=X` as `--beam-args=--runner=X`: argparse reads a lone value that
-    starts with `--` as a flag, so a one-word Beam flag could not be given otherwise."""
-    glued: list[str] = []
-    tokens = list(argv)
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        if token in flags and i + 1 < len(tokens):
-            glued.append(f"{token}={tokens[i + 1]}")
-            i += 2
-            continue
-        glued.append(token)
-        i += 1
-    return glued
 
 
 def add_settings(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
@@ -93,7 +76,7 @@ def args_flags() -> list[str]:
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     import sys
 
-    return parser.parse_args(glue_values(sys.argv[1:] if argv is None else argv, args_flags()))
+    return parser.parse_args(glue_flag_values(sys.argv[1:] if argv is None else argv, args_flags()))
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:

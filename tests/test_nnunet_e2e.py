@@ -28,12 +28,13 @@ MULTI_PROCESS = "--direct_running_mode=multi_processing --direct_num_workers=2"
 
 
 def _run(data_root: str, output_dir: str, *args: str) -> dict:
-    run_pipeline(output_dir, "--data-root", data_root, "--train-steps", "30", *args)
+    result = run_pipeline(output_dir, "--data-root", data_root, "--train-steps", "30", *args)
     summary = run_report.summarize(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     nodes = run_report.last_run(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     examples = nodes["SegmentationExampleGen"].artifact("examples").uri
     with open(os.path.join(examples, "ingest_report.json")) as f:
         summary["ingest_report"] = json.load(f)
+    summary["console"] = result.stdout + result.stderr
     return summary
 
 
@@ -71,7 +72,14 @@ def gray_cells(tmp_path_factory) -> tuple[str, dict]:
 
 @pytest.fixture(scope="module")
 def rgb_shapes(tmp_path_factory) -> tuple[str, dict]:
-    root = write_shapes(str(tmp_path_factory.mktemp("shapes")), train=16, test=4)
+    root = write_shapes(str(tmp_path_factory.mktemp("shapes")), train=16, test=4, numTraining=17)
+    # A JPEG cut off midway (named .png): skipped with its reason, and TensorFlow's libjpeg
+    # warnings about it stay off the console.
+    image, mask = render_shapes(99)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG")
+    write(os.path.join(root, "imagesTr", "cut_0000.png"), buffer.getvalue()[:700])
+    write(os.path.join(root, "labelsTr", "cut.png"), png(mask))
     output_dir = str(tmp_path_factory.mktemp("shapes_run"))
     return root, _run(root, output_dir, "--beam-args", MULTI_PROCESS)
 
@@ -113,7 +121,12 @@ def test_rgb_four_classes_on_two_worker_processes_bless_push_and_answer_in_label
     names = ("background", "disc", "square", "bar")
     assert {f"iou/{n}" for n in names} <= set(metrics)
     assert {f"dice/{n}" for n in names[1:]} <= set(metrics) and "dice/background" not in metrics
-    assert summary["ingest_report"]["listed"] == summary["ingest_report"]["ingested"] == 20
+    report = summary["ingest_report"]
+    assert (report["listed"], report["ingested"], report["skipped"]) == (21, 20, 1)
+    (skipped,) = [s for split in report["splits"].values() for s in split["skipped"]]
+    assert skipped["name"] == "cut" and "imagesTr/cut_0000.png" in skipped["reason"]
+    for noise in ("jpeg_mem", "Premature end of JPEG", "Local rendezvous", "I0000"):
+        assert noise not in summary["console"], noise
     image, _ = render_shapes(1234, size=80)
     mask = _predict(summary["pushed_to"], image[:70])
     assert mask.shape == (70, 80) and set(np.unique(mask)) <= {0, 1, 2, 3}

@@ -88,7 +88,7 @@ def overlay(image: np.ndarray, mask: np.ndarray, spec: DatasetSpec) -> np.ndarra
 
 def predict_file(model, spec: DatasetSpec, path: str, out_dir: str, tiled: bool) -> tuple[str, str]:
     """Segments one image file; returns the paths of the mask and overlay PNGs."""
-    with open(path, "rb") as f:
+    with tf.io.gfile.GFile(path, "rb") as f:
         image_bytes = f.read()
     image = overlap_tile.decode_image(tf.constant(image_bytes), spec.num_channels).numpy()
     mask = predict_mask(model, image_bytes, tiled)
@@ -102,23 +102,56 @@ def predict_file(model, spec: DatasetSpec, path: str, out_dir: str, tiled: bool)
     return mask_path, overlay_path
 
 
+IMAGE_ENDINGS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+
+
+def image_paths(arguments: list[str]) -> list[str]:
+    """Files as given, the images in a folder (sorted), and the files a glob matches (local or
+    any file system TensorFlow reads); a name that matches nothing is kept, to fail with a
+    reason."""
+    paths: list[str] = []
+    for argument in arguments:
+        if tf.io.gfile.isdir(argument):
+            names = sorted(tf.io.gfile.listdir(argument))
+            paths += [
+                os.path.join(argument, n) for n in names if n.lower().endswith(IMAGE_ENDINGS)
+            ]
+        elif any(c in argument for c in "*?["):
+            paths += sorted(tf.io.gfile.glob(argument))
+        else:
+            paths.append(argument)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
+    from models import console
+
+    console.configure_logging()
     parser = argparse.ArgumentParser(description="Segment images with a petunet SavedModel.")
     parser.add_argument("--model", required=True, help="SavedModel directory (a pushed version)")
     parser.add_argument("--out", required=True, help="directory for the masks and overlays")
     parser.add_argument(
         "--tile", action="store_true", help="overlap-tile inference without resizing"
     )
-    parser.add_argument("images", nargs="+", help="JPEG/PNG/GIF/BMP files")
+    parser.add_argument("images", nargs="+", help="JPEG/PNG/GIF/BMP files, folders or globs")
     args = parser.parse_args(argv)
+    with console.StderrFilter():
+        return _predict_all(args)
+
+
+def _predict_all(args: argparse.Namespace) -> int:
     model, spec = load_model(args.model), load_dataset(args.model)
     os.makedirs(args.out, exist_ok=True)
     failures = 0
-    for path in args.images:
+    paths = image_paths(args.images)
+    if not paths:
+        print(f"petunet: no images in {' '.join(args.images)}", file=sys.stderr)
+        return 1
+    for path in paths:
         try:
             mask_path, overlay_path = predict_file(model, spec, path, args.out, args.tile)
             print(f"{path}: {mask_path}, {overlay_path}")
-        except (OSError, tf.errors.InvalidArgumentError, RuntimeError) as error:
+        except (OSError, tf.errors.OpError, RuntimeError) as error:
             failures += 1
             message = getattr(error, "message", str(error)).splitlines()[0]
             print(f"{path}: failed: {message}", file=sys.stderr)

@@ -1,0 +1,130 @@
+"""Batch segmentation on Beam and the one-process CLI, on the model of the first end-to-end run:
+a folder of 40 files with 4 broken ones gives 36 masks and 40 manifest rows, on two Beam worker
+processes; the CLI takes folders and globs; neither console shows the libraries' noise."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.serving import batch_predict
+from tests.e2e_runs import ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="first_run")]
+NOISE = ("cuDNN", "cuFFT", "cuBLAS", "TensorRT", "cuda drivers", "non-supported Python version",
+         "I0000", "absl::InitializeLog", "Local rendezvous", "png_io", "jpeg_mem", "iCCP",
+         "semi_persistent_directory", "Traceback")  # fmt: skip
+SIZES = [(40 + 7 * (i % 5), 50 + 11 * (i % 3)) for i in range(36)]
+
+
+def _pet(index: int, size: tuple[int, int], fmt: str) -> bytes:
+    from pipeline.synthetic.pets import render_pet
+
+    buffer = io.BytesIO()
+    Image.fromarray(render_pet(0, index, size)[0]).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> str:
+    """36 images (PNG and JPEG, six in a subfolder) and 4 broken files."""
+    root = tmp_path_factory.mktemp("photos")
+    (root / "sub").mkdir()
+    for i, size in enumerate(SIZES):
+        folder = root if i < 30 else root / "sub"
+        name = f"pet_{i}.jpg" if i % 2 else f"pet_{i}.png"
+        (folder / name).write_bytes(_pet(i, size, "JPEG" if i % 2 else "PNG"))
+    (root / "notes.jpg").write_text("not an image")
+    (root / "empty.png").write_bytes(b"")
+    (root / "cut.jpg").write_bytes(_pet(99, (60, 80), "JPEG")[:400])
+    bomb = io.BytesIO()
+    Image.fromarray(np.zeros((20000, 20000), np.bool_)).save(bomb, format="PNG")
+    (root / "bomb.png").write_bytes(bomb.getvalue())
+    return str(root)
+
+
+def _program(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    return result
+
+
+def test_a_folder_on_two_beam_workers_gives_a_mask_per_image_and_a_row_per_file(
+    first_run, photos, tmp_path
+):
+    _, _, summary = first_run
+    out = str(tmp_path / "out")
+    result = _program(
+        "models.serving.batch_predict", "--model", summary["pushed_to"],
+        "--images", os.path.join(photos, "**"), "--out", out,
+        "--beam-args", "--direct_running_mode=multi_processing --direct_num_workers=2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = batch_predict.read_manifest(out)
+    assert len(rows) == 40
+    failed = {os.path.basename(r["name"]): r["reason"] for r in rows if r["status"] != "ok"}
+    assert set(failed) == {"notes.jpg", "empty.png", "cut.jpg", "bomb.png"}
+    assert "20000 x 20000 pixels is over the limit" in failed["bomb.png"]
+    assert failed["empty.png"] == "empty file"
+    masks = [r for r in rows if r["status"] == "ok"]
+    assert len(masks) == 36
+    for row in masks:
+        index = int(os.path.basename(row["name"]).split("_")[1].split(".")[0])
+        mask = np.asarray(Image.open(row["mask"]))
+        assert mask.shape == SIZES[index] == tuple(row["size"])
+        assert sum(row["pixels_per_class"].values()) == mask.size
+        assert set(np.unique(mask)) <= {1, 2, 3}
+    assert os.path.exists(os.path.join(out, "masks", "sub", "pet_31.png"))  # paths mirrored
+    assert "petunet: 40 file(s): 36 mask(s)" in result.stdout
+    for noise in NOISE:
+        assert noise not in result.stderr, noise
+
+
+def test_the_cli_takes_folders_and_globs(first_run, photos, tmp_path):
+    _, _, summary = first_run
+    out = str(tmp_path / "cli")
+    result = _program(
+        "models.serving.predict", "--model", summary["pushed_to"], "--out", out,
+        os.path.join(photos, "sub"), os.path.join(photos, "pet_1*.jpg"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = sorted(n for n in os.listdir(out) if n.endswith("_mask.png"))
+    expected = [f"pet_{i}_mask.png" for i in (11, 13, 15, 17, 19, 30, 31, 32, 33, 34, 35)]
+    assert written == sorted(expected)
+    for noise in NOISE:
+        assert noise not in result.stderr, noise
+
+
+def test_the_cli_says_why_a_file_failed_in_one_line(first_run, photos, tmp_path):
+    _, _, summary = first_run
+    result = _program(
+        "models.serving.predict", "--model", summary["pushed_to"], "--out", str(tmp_path),
+        os.path.join(photos, "notes.jpg"),
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "notes.jpg: failed: " in lines[0]
+
+
+def test_the_kubeflow_compiler_and_a_benchmark_start_quietly(tmp_path):
+    compiled = subprocess.run(
+        [sys.executable, "kubeflow_v2_runner.py", "--output", str(tmp_path / "spec.json"),
+         "--pipeline-root", "gs://bucket/root", "--data-root", "gs://bucket/pets",
+         "--dataset-json", "oxford", "--preset", "test"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    assert json.load(open(tmp_path / "spec.json"))["pipelineSpec"]
+    bench = _program("bench.bench_training", "--help")
+    assert bench.returncode == 0, bench.stderr[-3000:]
+    for result in (compiled, bench):
+        for noise in NOISE:
+            assert noise not in result.stderr, noise
