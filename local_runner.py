@@ -20,7 +20,9 @@ import sys
 import time
 
 from models import config as configs  # first: selects Keras 2 before anything loads TensorFlow
+from models import errors
 from models.contracts import EXAMPLE_COUNT_NAME
+from models.settings import SettingError
 from pipeline import cli
 
 
@@ -85,49 +87,80 @@ def format_summary(summary: dict, seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads (in run())
     from models import console
+    from pipeline import endings, workspace
 
     console.configure_logging()
+    endings.raise_on_sigterm()
     args = parse_args(argv)
     try:
         config = build_config(args)
     except ValueError as error:
         print(f"petunet: {error}", file=sys.stderr)
-        return 2
-    from components.data_gate.gates import DataGateFailed
-    from pipeline import data, workspace
-
+        return errors.EXIT_SETTINGS
     try:
         with workspace.RunLock(config.run.output_dir):
-            try:  # data errors end the run here, in one line, before any component runs
-                data_root = data.resolve_data_root(config)
-                config = data.with_dataset(config, data_root)
-            except (ValueError, OSError) as error:
-                print(f"petunet: {error}", file=sys.stderr)
-                return 2
-            started = time.time()
-            try:
-                with console.StderrFilter():
-                    for path in workspace.remove_leftovers(config):
-                        logging.info("petunet: removed %s, left behind by a killed run", path)
-                    summary = run(config, data_root, started)
-            except DataGateFailed as error:
-                for line in str(error).splitlines():  # the run stopped before training
-                    print(f"petunet: {line}", file=sys.stderr)
-                return 1
-            seconds = time.time() - started
-            print(format_summary(summary, seconds))
-            with open(os.path.join(config.run.output_dir, "run_summary.json"), "w") as out:
-                json.dump(summary, out, indent=2, default=str)
-            if config.run.report:
-                with console.StderrFilter():
-                    from pipeline.report.build import write_report
-
-                    report = write_report(config, summary, data_root, seconds, started)
-                print(f"  report: {report}")
+            return _run_locked(config)
     except workspace.OutputDirBusy as error:
         print(f"petunet: {error}", file=sys.stderr)
-        return 2
-    return 0
+        return errors.EXIT_SETTINGS
+    except (KeyboardInterrupt, errors.Terminated) as error:  # before or after the run proper
+        return _end(config, error)
+
+
+def _end(config: configs.PipelineConfig, error: BaseException) -> int:
+    """Prints how the run ended (one line, the traceback in the log) and returns the exit code."""
+    import traceback
+
+    from models import console
+    from pipeline import endings
+
+    ending = endings.classify(error, console.running_component())
+    log = endings.write_log(config.run.output_dir, error)
+    if ending.bug or config.run.debug:
+        traceback.print_exception(type(error), error, error.__traceback__)
+    *lines, last = ending.lines
+    for line in lines:
+        print(f"petunet: {line}", file=sys.stderr)
+    print(f"petunet: {last}" + (f" (details: {log})" if log else ""), file=sys.stderr)
+    return ending.code
+
+
+def _run_locked(config: configs.PipelineConfig) -> int:
+    from models import console
+    from pipeline import data, workspace
+
+    try:  # a description that cannot be right ends the run here, before any component runs
+        data_root = data.resolve_data_root(config)
+        config = data.with_dataset(config, data_root)
+    except SettingError as error:
+        print(f"petunet: {error}", file=sys.stderr)
+        return errors.EXIT_SETTINGS
+    except ValueError as error:
+        print(f"petunet: {error}", file=sys.stderr)
+        return errors.EXIT_DATA
+    except Exception as error:
+        return _end(config, error)
+    started = time.time()
+    try:
+        with console.StderrFilter():
+            for path in workspace.remove_leftovers(config):
+                logging.info("petunet: removed %s, left behind by a run that stopped midway", path)
+            summary = run(config, data_root, started)
+        seconds = time.time() - started
+        print(format_summary(summary, seconds))
+        workspace.write_atomically(
+            os.path.join(config.run.output_dir, "run_summary.json"),
+            json.dumps(summary, indent=2, default=str),
+        )
+        if config.run.report:
+            with console.StderrFilter():
+                from pipeline.report.build import write_report
+
+                report = write_report(config, summary, data_root, seconds, started)
+            print(f"  report: {report}")
+    except Exception as error:
+        return _end(config, error)
+    return errors.EXIT_DONE
 
 
 if __name__ == "__main__":

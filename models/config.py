@@ -244,6 +244,8 @@ class RunConfig:
     min_eval_examples: int = setting(50, "int", "data gate: the fewest eval examples", low=1,
                                      high=1_000_000)  # fmt: skip
     allow_anomalies: bool = setting(False, "bool", "train even when ExampleValidator objects")
+    debug: bool = setting(False, "bool", "print the full traceback of a failed run (it is always "
+                          "in <output-dir>/logs/)")  # fmt: skip
 
     def __post_init__(self) -> None:
         check(self)

@@ -31,6 +31,8 @@ ALWAYS_NOISE = (
     r"Local rendezvous is aborting with status",  # the Python exception says it, once
     r"jpeg_mem\.cc|Premature end of JPEG data|Corrupt JPEG data",  # the ingest report says it
     r"png_io\.cc|iCCP: known incorrect sRGB profile",  # libpng on harmless colour profiles
+    r"OP_REQUIRES failed at",  # a failing op, before the Python exception that says it again
+    r"^\s*\[\[\{\{node ",
 )
 NO_GPU_NOISE = (r"TF-TRT Warning: Could not find TensorRT", r"cudart_stub\.cc", r"cuda_executor")
 # Python warnings of the libraries TFX pulls in, about their own future.
@@ -45,6 +47,7 @@ LOG_NOISE = (
     r"Discarding unparseable args",
     r"ArtifactQuery\.property_predicate is not supported",  # TFX's resolver on SQLite MLMD
     r"^Running pipeline:",
+    r"^Execution \d+ failed\.$",  # the run's own last line says what failed and why
 )
 _COMPONENT = re.compile(r"^Component (\S+) is (running|finished)\.$")
 
@@ -57,6 +60,14 @@ def noise_pattern() -> re.Pattern[str]:
 def silence_python_warnings() -> None:
     for message in PYTHON_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
+
+
+_RUNNING: list[str] = []  # components started and not finished, in order
+
+
+def running_component() -> str | None:
+    """The component that is running now (the last one started), for messages."""
+    return _RUNNING[-1] if _RUNNING else None
 
 
 class ConsoleFilter(logging.Filter):
@@ -81,8 +92,11 @@ class ConsoleFilter(logging.Filter):
             name, event = found.groups()
             if event == "running":
                 self._started[name] = time.monotonic()
+                _RUNNING.append(name)
                 record.msg, record.args = f"{name} started", ()
             else:
+                if name in _RUNNING:
+                    _RUNNING.remove(name)
                 seconds = time.monotonic() - self._started.pop(name, time.monotonic())
                 record.msg, record.args = f"{name} finished in {seconds:.1f} s", ()
             return True

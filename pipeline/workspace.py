@@ -61,6 +61,14 @@ class RunLock:
             self._file = None
 
 
+def write_atomically(path: str, text: str) -> None:
+    """Writes `path` whole or not at all: a run killed midway leaves the old file, not half."""
+    partial = f"{path}.partial-{os.getpid()}"
+    with open(partial, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(partial, path)
+
+
 def _unfinished_outputs(metadata_path: str) -> list[str]:
     """Output folders of executions that never completed (the run holding the lock is the only
     live one, so a RUNNING execution is one whose process was killed)."""

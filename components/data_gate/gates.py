@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.contracts import EVAL
+from models.errors import DataProblem
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class GateFailure:
         return f"data gate '{self.gate}' failed: {self.message}"
 
 
-class DataGateFailed(RuntimeError):
+class DataGateFailed(DataProblem):
     """The data failed one or more gates: nothing is trained. One line per failed gate."""
 
     def __init__(self, failures: list[GateFailure]) -> None:

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 
+from models.errors import NoUsableExamples
+
 REPORT_FILE = "ingest_report.json"
 
 
@@ -101,8 +103,9 @@ def check(report: dict[str, Any], path: str) -> None:
             raise RuntimeError(f"ingest report {path}: split {split!r} counts do not add up")
     empty = sorted(split for split, entry in report["splits"].items() if entry["ingested"] == 0)
     if empty:
-        raise RuntimeError(
+        raise NoUsableExamples(
             f"no usable examples in split(s) {', '.join(empty)} (listed "
             f"{', '.join(str(report['splits'][s]['listed']) for s in empty)}); the skipped names "
-            f"and reasons are in {path}"
+            f"and reasons are in {path}; fix or replace those files, or point --data-root at "
+            "another folder"
         )

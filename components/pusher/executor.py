@@ -75,7 +75,12 @@ def push_atomically(model_path: str, base: str) -> tuple[str, str, bool]:
             return existing[-1], newest, False
     version = str(max(int(time.time()), int(existing[-1]) + 1 if existing else 0))
     partial = os.path.join(base, PARTIAL_PREFIX + version)
-    io_utils.copy_dir(model_path, partial)
+    try:
+        io_utils.copy_dir(model_path, partial)
+    except BaseException:  # a full disk, an interrupt: no half copy stays behind
+        if fileio.exists(partial):
+            fileio.rmtree(partial)
+        raise
     destination = os.path.join(base, version)
     fileio.rename(partial, destination)
     logging.info("Pusher: model written to %s", destination)

@@ -113,9 +113,7 @@ def image_paths(arguments: list[str]) -> list[str]:
     for argument in arguments:
         if tf.io.gfile.isdir(argument):
             names = sorted(tf.io.gfile.listdir(argument))
-            paths += [
-                os.path.join(argument, n) for n in names if n.lower().endswith(IMAGE_ENDINGS)
-            ]
+            paths += [os.path.join(argument, n) for n in names if n.lower().endswith(IMAGE_ENDINGS)]
         elif any(c in argument for c in "*?["):
             paths += sorted(tf.io.gfile.glob(argument))
         else:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 
+from models import errors
 from models.config import TrainerConfig
 
 JOB_FILE = "training_job.json"
@@ -86,21 +87,46 @@ def _start(job_path: str, run_dir: str, workers: int) -> list[subprocess.Popen]:
     return processes
 
 
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for p in processes:
+        if p.poll() is None:
+            p.kill()
+    for p in processes:
+        p.wait()
+
+
 def _wait(processes: list[subprocess.Popen]) -> int | None:
-    """0 when all end well; the failing worker's index as soon as one fails (the rest stopped)."""
-    while True:
-        codes = [p.poll() for p in processes]
-        failed = [i for i, code in enumerate(codes) if code not in (None, 0)]
-        if failed:
-            for p in processes:
-                if p.poll() is None:
-                    p.kill()
-            for p in processes:
-                p.wait()
-            return failed[0]
-        if all(code == 0 for code in codes):
-            return None
-        time.sleep(POLL_SECONDS)
+    """None when all end well; the failing worker's index as soon as one fails (the rest
+    stopped). An interrupt of this process stops the workers too."""
+    try:
+        while True:
+            codes = [p.poll() for p in processes]
+            failed = [i for i, code in enumerate(codes) if code not in (None, 0)]
+            if failed:
+                _stop(processes)
+                return failed[0]
+            if all(code == 0 for code in codes):
+                return None
+            time.sleep(POLL_SECONDS)
+    except BaseException:
+        _stop(processes)
+        raise
+
+
+def _error_file(run_dir: str, index: int) -> str:
+    return os.path.join(run_dir, f"worker-{index}.error.json")
+
+
+def _raise_worker_problem(run_dir: str, index: int) -> None:
+    """A worker that stopped for a reason of the data or the machine (it wrote which): retrying
+    would only fail again, so the Trainer stops with the worker's own message."""
+    path = _error_file(run_dir, index)
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        problem = json.load(f)
+    kind = errors.DataProblem if problem["code"] == errors.EXIT_DATA else errors.MachineProblem
+    raise kind(problem["message"])
 
 
 def train_in_processes(job) -> None:
@@ -116,9 +142,13 @@ def train_in_processes(job) -> None:
         f"{settings.train_devices} device(s) each" if settings.train_devices else "one device",
     )  # fmt: skip
     for attempt in range(MAX_RESTARTS + 1):
+        for index in range(workers):
+            if os.path.exists(_error_file(job.model_run_dir, index)):
+                os.remove(_error_file(job.model_run_dir, index))
         failed = _wait(_start(job_path, job.model_run_dir, workers))
         if failed is None:
             return
+        _raise_worker_problem(job.model_run_dir, failed)
         if attempt < MAX_RESTARTS:
             logging.info(
                 "petunet: training worker %d stopped; starting the cluster again (it resumes from "
@@ -144,7 +174,13 @@ def main(argv: list[str]) -> int:
         execution.logical_cpus(devices)
     from models.training.inputs import RecordDataAccessor
 
-    trainer.train(job, RecordDataAccessor())
+    try:
+        trainer.train(job, RecordDataAccessor())
+    except errors.PetunetError as problem:  # for the Trainer's process: no retry, its message
+        _, index = execution.is_chief(execution.cluster_spec())
+        with open(_error_file(job.model_run_dir, index), "w") as f:
+            json.dump({"code": problem.exit_code, "message": str(problem)}, f)
+        raise
     return 0
 
 

@@ -21,9 +21,9 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import contracts
+from models import contracts, errors
 from models.config import TrainerConfig
-from models.training import budget, execution, inputs
+from models.training import budget, execution, inputs, memory
 from models.training.model import build_training_model
 from models.training.panels import ValidationPanel
 from models.training.progress import TrainingProgress
@@ -171,13 +171,61 @@ def _export_dir(job: TrainingJob, plan: execution.ExecutionPlan) -> str:
     return os.path.join(job.model_run_dir, f".worker-{plan.task_index}-export")
 
 
+NO_KERNELS = ("could not create a primitive", "No OpKernel was registered", "no kernel image")
+
+
+def machine_problem(error: Exception, precision: str, batch_size: int) -> Exception:
+    """What a TensorFlow error in training says about this machine, as the runner's one line
+    (MachineProblem, exit code 3), or the error itself when it says nothing of the kind."""
+    import tensorflow as tf
+
+    message = " ".join((getattr(error, "message", "") or str(error)).split())
+    found = [message.find(k) for k in NO_KERNELS if k in message]
+    if found:  # the library's words, not the stack of where the op was defined
+        message = message[min(found) :].split(" [[", 1)[0]
+    if "No space left on device" in message or "Disk quota exceeded" in message:
+        path = next((w for w in message.split() if w.startswith("/") or "://" in w), "")
+        return errors.MachineProblem(
+            f"the disk is full writing {path.rstrip(';')}; free space under --output-dir and "
+            "run again: training resumes from its last checkpoint"
+        )
+    if isinstance(error, tf.errors.ResourceExhaustedError):
+        return errors.MachineProblem(
+            f"out of memory training batches of {batch_size} in {precision} ({message[:160]}); "
+            "use a machine with more memory, or a smaller --batch-size"
+        )
+    if isinstance(error, tf.errors.OpError) and found:
+        return errors.MachineProblem(
+            f"this machine has no {precision} kernels for the network ({message[:160]}); train "
+            "with --precision auto (it falls back to float32) or --precision float32"
+        )
+    return error
+
+
 def train(job: TrainingJob, data_accessor: Any) -> None:
     """One training: the plan for this machine (or this worker of a cluster), the data, resumable
     fit, the summary and the export."""
+    config = job.config
+    settings = config.training
+    if execution.cluster_spec() is None:  # a worker of a cluster must make its strategy first
+        smallest = "float32" if settings.precision == "float32" else "mixed_bfloat16"
+        replicas = memory.replicas_expected(settings.train_devices, 1)
+        memory.check_before_training(config, smallest, replicas)  # before the probe's steps
+    plan = execution.plan_for(config)
+    try:
+        _train(job, data_accessor, config, plan)
+    except tf.errors.OpError as error:
+        problem = machine_problem(error, plan.precision, config.training.batch_size)
+        if problem is error:
+            raise
+        raise problem from error
+
+
+def _train(
+    job: TrainingJob, data_accessor: Any, config: TrainerConfig, plan: execution.ExecutionPlan
+) -> None:
     from models.serving import export
 
-    config = job.config
-    plan = execution.plan_for(config)
     steps, why_steps = planned_steps(config, plan)
     logging.info("petunet: training %s", why_steps)
     transform = tft.TFTransformOutput(job.transform_output)
@@ -189,6 +237,12 @@ def train(job: TrainingJob, data_accessor: Any) -> None:
         data_accessor, job.eval_files, schema, config, training=False
     )
     model = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile, steps)
+    replicas = plan.strategy.num_replicas_in_sync
+    memory.check_fits(  # again, at the precision the plan chose
+        memory.step_memory(model, config.training.optimizer),
+        max(config.training.batch_size // replicas, 1),
+        tf.config.list_physical_devices("GPU"),
+    )
     backup_root = job.custom_config.get(contracts.TRAINER_BACKUP_ROOT_KEY) or os.path.join(
         job.model_run_dir, "backup"
     )

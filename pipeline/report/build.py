@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from models import contracts
 from models.config import PipelineConfig
-from pipeline import node_ids, run_report
+from pipeline import node_ids, run_report, workspace
 from pipeline.report import gallery, plots
 
 REPORT_FILE = "report.html"
@@ -187,6 +187,5 @@ def write_report(
     facts = gather(config, summary, data_root, seconds, since)
     html = environment.get_template(TEMPLATE).render(**facts)
     path = os.path.join(config.run.output_dir, REPORT_FILE)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(html)
+    workspace.write_atomically(path, html)
     return path

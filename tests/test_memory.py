@@ -1,0 +1,74 @@
+"""The training step's memory estimate against TensorFlow's own peak on CPU, and the refusal of a
+batch that cannot fit, before any training."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from components.example_gen.oxford import OXFORD_PETS
+from models import errors
+from models.config import get_config
+from models.training import memory
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MEASURE = """
+import json, resource, sys
+import models, psutil, tensorflow as tf
+from components.example_gen.oxford import OXFORD_PETS
+from models.config import get_config
+from models.training import memory, timing
+from models.training.model import build_training_model
+batch = int(sys.argv[1])
+config = get_config("paper", tile_size=252, base_filters=16, batch_size=batch,
+                    optimizer="adam").with_dataset(OXFORD_PETS).trainer()
+model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
+step = timing.step_function(model, timing.random_batch(config))
+before = psutil.Process().memory_info().rss
+step(); step()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+estimate = memory.step_memory(model, "adam").for_batch(batch)
+print(json.dumps({"estimate": estimate, "measured": peak - before}))
+"""
+
+
+@pytest.mark.parametrize("batch", [4, 16])
+def test_the_estimate_is_within_a_fifth_of_tensorflows_peak_on_cpu(batch):
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(batch)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    numbers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert numbers["measured"] * 0.8 < numbers["estimate"] < numbers["measured"] * 1.25, numbers
+
+
+def test_a_batch_that_cannot_fit_is_refused_with_the_numbers(monkeypatch):
+    import tensorflow as tf
+
+    from models.training.model import build_training_model
+
+    config = get_config("test").with_dataset(OXFORD_PETS).trainer()
+    model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
+    estimate = memory.step_memory(model, "adam")
+    monkeypatch.setattr(memory, "available_bytes", lambda gpus: (2 << 30, "GPU A100"))
+    memory.check_fits(estimate, 4, [])  # fits
+    with pytest.raises(
+        errors.MachineProblem, match=r"needs about .* GiB, and GPU A100 has 2.0 GiB"
+    ):
+        memory.check_fits(estimate, 100_000, [])
+    largest = estimate.largest_batch(2 << 30)
+    assert estimate.for_batch(largest) <= 2 << 30 < estimate.for_batch(largest + 1)
+
+
+def test_the_paper_network_at_572_fits_the_batches_the_docs_give():
+    from models.network.unet import build_unet
+
+    unet = build_unet(572, num_classes=3, dtype_policy="mixed_bfloat16")
+    per_image = memory.step_memory(unet, "sgd").activations_per_image
+    assert 0.35e9 < per_image < 0.5e9  # about 0.41 GB of bfloat16 activations per 572 tile
