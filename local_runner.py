@@ -27,7 +27,12 @@ from pipeline import cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from pipeline import endings
+
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="exit codes: " + "; ".join(f"{code} {what}" for code, what in endings.EXIT_CODES),
+    )
     cli.add_settings(parser)
     return parser
 

@@ -77,3 +77,15 @@ def test_both_runners_accept_every_setting_with_the_same_flags():
     table = cli.markdown_table()
     for name in settings:
         assert f"`{local[name][0]}`" in table, name
+
+
+def test_the_readme_and_the_help_give_the_same_exit_codes():
+    from pipeline import endings
+
+    text = _readme()
+    table = text[text.index("<!-- exit codes") : text.index("<!-- end of exit codes")]
+    rows = re.findall(r"^\| (\d+) \| (.+) \|$", table, re.M)
+    assert [(int(code), what) for code, what in rows] == list(endings.EXIT_CODES)
+    help_text = " ".join(local_runner.build_parser().format_help().split())
+    for code, what in endings.EXIT_CODES:
+        assert f"{code} {what}" in help_text
