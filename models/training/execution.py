@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from models.config import TrainerConfig
+from models.settings import SettingError
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -152,6 +153,13 @@ def logical_cpus(count: int) -> bool:
     return True
 
 
+def strategy_devices(devices: int, gpus: list) -> list[str]:
+    """The GPUs a MirroredStrategy spans: the first `devices`, or all of them with 0."""
+    if devices > len(gpus):
+        raise SettingError("--train-devices", f"{devices}: this machine has {len(gpus)} GPU(s)")
+    return [f"/gpu:{i}" for i in range(devices or len(gpus))]
+
+
 def choose_strategy(
     devices: int, gpus: list, spec: dict | None
 ) -> tuple[tf.distribute.Strategy, str]:
@@ -164,11 +172,8 @@ def choose_strategy(
         per_worker = f"{len(gpus)} GPU(s)" if gpus else "CPU"
         return strategy, f"{spec['workers']} workers x {per_worker}"
     if gpus:
-        if devices > len(gpus):
-            raise ValueError(f"--train-devices {devices}: this machine has {len(gpus)} GPU(s)")
-        chosen = gpus[:devices] if devices else gpus
-        names = [f"/gpu:{i}" for i in range(len(chosen))]
-        return tf.distribute.MirroredStrategy(names), f"{len(chosen)} GPU(s)"
+        names = strategy_devices(devices, gpus)
+        return tf.distribute.MirroredStrategy(names), f"{len(names)} GPU(s)"
     if devices > 1:
         if not logical_cpus(devices):
             raise RuntimeError(

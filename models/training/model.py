@@ -119,6 +119,9 @@ def build_training_model(
         )
         model = WeightedSegmentationModel(unet.inputs, unet.outputs, name="unet")
         budget.add_budget_variables(model, steps or config.training.train_steps)
+        # The metrics' results are already reduced over all replicas; Keras' default for a
+        # multi-worker strategy sums them again per step (2 workers logged twice the loss).
+        model.distribute_reduction_method = "first"
         model.compile(
             optimizer=make_optimizer(config.training, precision, budget.horizon_of(model)),
             metrics=[
