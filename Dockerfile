@@ -1,7 +1,15 @@
-# The image the Kubeflow Pipelines v2 / Vertex AI spec runs (kubeflow_v2_runner.py --image).
-# Every component runs `python -m tfx...` in it; petunet's modules are found on PYTHONPATH.
+# The images the Kubeflow Pipelines v2 / Vertex AI spec runs (kubeflow_v2_runner.py --image, and
+# --trainer-image for a Trainer on GPUs). Every component runs `python -m tfx...` in it; petunet's
+# modules are found on PYTHONPATH.
+#
+#   docker build -t petunet:v1 .                              # CPU: every component
+#   docker build --build-arg EXTRAS=gpu -t petunet-gpu:v1 .   # the Trainer on NVIDIA GPUs
+#
+# The GPU image adds the `gpu` extra (tensorflow[and-cuda]: CUDA and cuDNN from PyPI), so it needs
+# no CUDA base image: Vertex AI's GPU machines bring the driver.
 FROM python:3.10-slim
 
+ARG EXTRAS=""
 ENV TF_USE_LEGACY_KERAS=1 \
     PYTHONPATH=/petunet \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
@@ -10,5 +18,5 @@ ENV TF_USE_LEGACY_KERAS=1 \
 WORKDIR /petunet
 RUN pip install --no-cache-dir uv
 COPY pyproject.toml uv.lock .python-version ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen --no-dev --no-install-project ${EXTRAS:+--extra $EXTRAS}
 COPY . .

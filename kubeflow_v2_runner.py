@@ -31,6 +31,7 @@ def compile_pipeline(
     pipeline_root: str,
     image: str,
     output: str,
+    vertex_training=None,
 ) -> str:
     """Writes the KFP v2 pipeline JSON to `output` and returns its path."""
     from tfx import v1 as tfx
@@ -43,6 +44,7 @@ def compile_pipeline(
         pipeline_root=pipeline_root,
         serving_model_dir=os.path.join(pipeline_root, "serving_model"),
         backup_root=os.path.join(pipeline_root, "trainer_backup"),
+        vertex_training=vertex_training,
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
@@ -59,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     spec.add_argument("--output", default="petunet_pipeline.json", help="spec file to write")
     spec.add_argument("--pipeline-root", required=True, help="e.g. gs://BUCKET/petunet")
     spec.add_argument("--image", default=DEFAULT_IMAGE, help="container image with petunet")
+    trainer = parser.add_argument_group("the Trainer as a Vertex AI custom training job")
+    trainer.add_argument("--trainer-machine-type", help="e.g. n1-standard-8, g2-standard-12")
+    trainer.add_argument("--trainer-accelerator", help="TYPE:COUNT per replica, e.g. NVIDIA_L4:1")
+    trainer.add_argument("--trainer-replicas", type=int, default=1, help="workers in all")
+    trainer.add_argument("--trainer-image", help="the image the Trainer runs (default: --image)")
+    trainer.add_argument("--vertex-project", help="GCP project of the training job")
+    trainer.add_argument("--vertex-region", default="us-central1", help="its region")
     spec.add_argument(
         "--dataset-json",
         help="the data set's description, read here instead of --data-root: an nnU-Net "
@@ -70,6 +79,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return cli.parse(build_parser(), argv)
+
+
+def _vertex_training(args: argparse.Namespace):
+    """The Vertex AI training job the flags ask for, or None (the Trainer in the pipeline's own
+    container)."""
+    from pipeline.vertex import VertexTraining
+
+    asked = args.trainer_machine_type or args.trainer_accelerator or args.trainer_replicas > 1
+    if not asked:
+        return None
+    if not args.vertex_project:
+        raise ValueError("--vertex-project is needed for a Vertex AI training job")
+    kind, count = VertexTraining.parse_accelerator(args.trainer_accelerator)
+    return VertexTraining(
+        project=args.vertex_project,
+        region=args.vertex_region,
+        image=args.trainer_image or args.image,
+        machine_type=args.trainer_machine_type or "n1-standard-8",
+        accelerator_type=kind,
+        accelerator_count=count,
+        replicas=args.trainer_replicas,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,12 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             dataset = layouts.describe(config.data.data_root, border_as_ignore)
         config = config.with_dataset(dataset)
+        vertex_training = _vertex_training(args)
     except (ValueError, OSError) as error:
         print(f"petunet: {error}", file=sys.stderr)
         return 2
     with console.StderrFilter():
         path = compile_pipeline(
-            config, config.data.data_root, args.pipeline_root, args.image, args.output
+            config,
+            config.data.data_root,
+            args.pipeline_root,
+            args.image,
+            args.output,
+            vertex_training,
         )
     print(f"petunet: wrote {path}")
     return 0

@@ -24,6 +24,7 @@ from models.contracts import EVAL, TEST, TRAIN, TRAINER_BACKUP_ROOT_KEY
 from models.evaluation import eval_config, tfma_metrics
 from models.transform import preprocessing
 from pipeline import fingerprint, node_ids
+from pipeline.vertex import VertexTraining
 
 PREPROCESSING_FN = "models.transform.preprocessing.preprocessing_fn"
 RUN_FN = "models.training.trainer.run_fn"
@@ -62,11 +63,13 @@ def create_pipeline(
     metadata_connection_config=None,
     serving_model_dir: str | None = None,
     backup_root: str | None = None,
+    vertex_training: VertexTraining | None = None,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline for `config` reading the data folder `data_root`, which
     config.dataset describes (see components.example_gen.layouts.describe).
 
-    The paths default to the config's local layout; the Kubeflow runner passes remote ones.
+    The paths default to the config's local layout; the Kubeflow runner passes remote ones, and
+    with `vertex_training` the Trainer runs as a Vertex AI custom job (pipeline/vertex.py).
     """
     dataset = config.dataset
     example_gen = SegmentationExampleGen(
@@ -107,7 +110,12 @@ def create_pipeline(
         # labels say nothing useful and made Transform hold every transformed example in memory.
         disable_statistics=True,
     )
-    trainer = tfx.components.Trainer(
+    trainer_class = tfx.components.Trainer
+    cloud: dict = {}
+    if vertex_training is not None:
+        trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
+        cloud = vertex_training.custom_config()
+    trainer = trainer_class(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -119,6 +127,7 @@ def create_pipeline(
         custom_config={
             **config.trainer().to_custom_config(),
             TRAINER_BACKUP_ROOT_KEY: backup_root or os.path.abspath(config.run.trainer_backup_dir),
+            **cloud,
         },
     )
     # The baseline is the latest model the eval-split Evaluator blessed (the one pushed): never a
