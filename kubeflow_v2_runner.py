@@ -45,6 +45,7 @@ def compile_pipeline(
         serving_model_dir=os.path.join(pipeline_root, "serving_model"),
         backup_root=os.path.join(pipeline_root, "trainer_backup"),
         vertex_training=vertex_training,
+        span_resolvers=False,
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),

@@ -59,6 +59,13 @@ class DataConfig:
         64.0, "float", "the largest image or mask file read; larger ones are skipped",
         low=0.0, high=100_000.0, low_open=True,
     )  # fmt: skip
+    spans: str = setting(
+        "auto", "str", "the data root holds span-1/, span-2/, ... (auto: look)",
+        choices=("auto", "on", "off"),
+    )  # fmt: skip
+    span_window: int = setting(
+        3, "int", "with spans: Transform and the Trainer read the newest N", low=1, high=1000
+    )
     # The data set's description: read from the data root (or a dataset.json) by the runner.
     dataset: DatasetSpec | None = None
 
@@ -170,6 +177,9 @@ class TrainingConfig:
         1, "int", "a cluster of N local worker processes (as on Vertex, from TF_CONFIG)", low=1,
         high=64,
     )  # fmt: skip
+    warm_start: bool = setting(
+        False, "bool", "train from the weights of the latest blessed model (same network)"
+    )
 
     def __post_init__(self) -> None:
         check(self)
@@ -244,6 +254,11 @@ class RunConfig:
     min_eval_examples: int = setting(50, "int", "data gate: the fewest eval examples", low=1,
                                      high=1_000_000)  # fmt: skip
     allow_anomalies: bool = setting(False, "bool", "train even when ExampleValidator objects")
+    max_drift: float = setting(
+        0.3, "float", "data gate: the most Jensen-Shannon divergence of a per-image feature from "
+        "the previous span", low=0.0, high=1.0,
+    )  # fmt: skip
+    allow_drift: bool = setting(False, "bool", "train even when the new span drifted")
     debug: bool = setting(False, "bool", "print the full traceback of a failed run (it is always "
                           "in <output-dir>/logs/)")  # fmt: skip
 

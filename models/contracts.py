@@ -15,6 +15,14 @@ WIDTH_KEY = "width"
 SPECIES_KEY = "species"  # Oxford only: 1 cat, 2 dog (list files)
 BREED_ID_KEY = "breed_id"  # Oxford only: CLASS-ID 1..37
 OBJECT_SIZE_KEY = "object_size"  # the share of the image the objects cover, bucketed (slices)
+MEAN_INTENSITY_KEY = "mean_intensity"  # float: the image's mean pixel value, 0..255 (drift)
+CLASS_SHARE_PREFIX = "class_share_"  # float per class: its share of the labelled pixels (drift)
+
+
+def class_share_name(class_name: str) -> str:
+    """The raw feature of one class's pixel share, e.g. "class_share_pet"."""
+    return CLASS_SHARE_PREFIX + "".join(c if c.isalnum() else "_" for c in class_name)
+
 
 RAW_FEATURE_KEYS = (
     IMAGE_KEY, MASK_KEY, NAME_KEY, HEIGHT_KEY, WIDTH_KEY, SPECIES_KEY, BREED_ID_KEY,

@@ -7,3 +7,5 @@ RESOLVER = "latest_blessed_model_resolver"
 EVALUATOR = "Evaluator"  # the eval split: its blessing gates the Pusher and names the baseline
 TEST_EVALUATOR = "test_evaluator"  # the test split: reported only
 PUSHER = "Pusher"
+SPAN_WINDOW = "span_window_resolver"  # with spans: the newest --span-window spans' examples
+PREVIOUS_STATISTICS = "previous_span_statistics_resolver"  # with spans: the span before

@@ -15,6 +15,7 @@ import os
 from tfx import v1 as tfx
 
 from components.data_gate.component import DataGate
+from components.example_gen import layouts
 from components.example_gen.component import SegmentationExampleGen
 from components.pusher.component import AtomicPusher
 from components.schema_curator.component import SchemaCurator
@@ -23,7 +24,7 @@ from models.config import PipelineConfig
 from models.contracts import EVAL, TEST, TRAIN, TRAINER_BACKUP_ROOT_KEY
 from models.evaluation import eval_config, tfma_metrics
 from models.transform import preprocessing
-from pipeline import fingerprint, node_ids
+from pipeline import fingerprint, node_ids, spans
 from pipeline.vertex import VertexTraining
 
 PREPROCESSING_FN = "models.transform.preprocessing.preprocessing_fn"
@@ -55,6 +56,13 @@ def _with_code_fingerprints(components: list) -> list:
     return components
 
 
+def has_spans(config: PipelineConfig, data_root: str) -> bool:
+    """--spans on or off, or with auto whether the data root holds span-N/ folders."""
+    if config.data.spans != "auto":
+        return config.data.spans == "on"
+    return bool(layouts.spans(data_root))
+
+
 def create_pipeline(
     config: PipelineConfig,
     data_root: str,
@@ -64,6 +72,7 @@ def create_pipeline(
     serving_model_dir: str | None = None,
     backup_root: str | None = None,
     vertex_training: VertexTraining | None = None,
+    span_resolvers: bool = True,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline for `config` reading the data folder `data_root`, which
     config.dataset describes (see components.example_gen.layouts.describe).
@@ -72,11 +81,13 @@ def create_pipeline(
     with `vertex_training` the Trainer runs as a Vertex AI custom job (pipeline/vertex.py).
     """
     dataset = config.dataset
+    with_spans = has_spans(config, data_root)
     example_gen = SegmentationExampleGen(
         input_base=data_root,
         dataset=dataset,
         eval_percent=config.data.eval_percent,
         max_file_mb=config.data.max_file_mb,
+        with_spans=with_spans,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is inferred from train only, so ExampleValidator really checks eval and test.
@@ -91,17 +102,25 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"], schema=curated_schema
     )
     # Transform and the Trainer read the schema through the gate: neither runs if a gate fails.
+    # With spans: the previous span's statistics, for the drift gate, and the window of spans
+    # Transform and the Trainer read (TFX's span-range resolution, after this run's ExampleGen).
+    local_spans = with_spans and span_resolvers  # KFP v2 compiles no such resolver
+    resolvers = spans.resolvers(config, example_gen, statistics_gen) if local_spans else None
     data_gate = DataGate(
         anomalies=example_validator.outputs["anomalies"],
         examples=example_gen.outputs["examples"],
         schema=curated_schema,
+        statistics=statistics_gen.outputs["statistics"],
+        previous_statistics=resolvers.previous_statistics if resolvers else None,
         max_skipped_percent=config.run.max_skipped_percent,
         min_eval_examples=config.run.min_eval_examples,
         allow_anomalies=config.run.allow_anomalies,
+        max_drift=config.run.max_drift,
+        allow_drift=config.run.allow_drift,
     )
     gated_schema = data_gate.outputs["gated_schema"]
     transform = Transform(
-        examples=example_gen.outputs["examples"],
+        examples=resolvers.window if resolvers else example_gen.outputs["examples"],
         schema=gated_schema,
         preprocessing_fn=PREPROCESSING_FN,
         custom_config=preprocessing.custom_config(config.transform, dataset),
@@ -109,26 +128,6 @@ def create_pipeline(
         # StatisticsGen already describes the raw data; statistics of tile bytes and per-pixel
         # labels say nothing useful and made Transform hold every transformed example in memory.
         disable_statistics=True,
-    )
-    trainer_class = tfx.components.Trainer
-    cloud: dict = {}
-    if vertex_training is not None:
-        trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
-        cloud = vertex_training.custom_config()
-    trainer = trainer_class(
-        run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=gated_schema,
-        # The Trainer's cache key: its own section, the geometry, the data set and the export's
-        # settings (not the thresholds, the gates or Beam's flags); the step counts as TFX's args.
-        train_args=tfx.proto.TrainArgs(splits=[TRAIN], num_steps=config.training.train_steps),
-        eval_args=tfx.proto.EvalArgs(splits=[EVAL], num_steps=config.training.eval_steps),
-        custom_config={
-            **config.trainer().to_custom_config(),
-            TRAINER_BACKUP_ROOT_KEY: backup_root or os.path.abspath(config.run.trainer_backup_dir),
-            **cloud,
-        },
     )
     # The baseline is the latest model the eval-split Evaluator blessed (the one pushed): never a
     # blessing of the test Evaluator, which has no thresholds and would bless nearly anything.
@@ -145,6 +144,29 @@ def create_pipeline(
             output_key="blessing",
         ),
     ).with_id(node_ids.RESOLVER)
+    trainer_class = tfx.components.Trainer
+    cloud: dict = {}
+    if vertex_training is not None:
+        trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
+        cloud = vertex_training.custom_config()
+    # --warm-start: from the weights of the model the baseline is (the latest blessed one).
+    base_model = model_resolver.outputs["model"] if config.training.warm_start else None
+    trainer = trainer_class(
+        run_fn=RUN_FN,
+        base_model=base_model,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=gated_schema,
+        # The Trainer's cache key: its own section, the geometry, the data set and the export's
+        # settings (not the thresholds, the gates or Beam's flags); the step counts as TFX's args.
+        train_args=tfx.proto.TrainArgs(splits=[TRAIN], num_steps=config.training.train_steps),
+        eval_args=tfx.proto.EvalArgs(splits=[EVAL], num_steps=config.training.eval_steps),
+        custom_config={
+            **config.trainer().to_custom_config(),
+            TRAINER_BACKUP_ROOT_KEY: backup_root or os.path.abspath(config.run.trainer_backup_dir),
+            **cloud,
+        },
+    )
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -179,6 +201,7 @@ def create_pipeline(
             [
                 example_gen,
                 statistics_gen,
+                *(resolvers.nodes if resolvers else []),
                 schema_gen,
                 schema_curator,
                 example_validator,

@@ -7,15 +7,16 @@ when a gate fails. The failure names the gate, the measured value and the flag t
 
 import json
 import os
+from typing import Optional
 
 from absl import logging
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.types import artifact_utils
-from tfx.types.standard_artifacts import ExampleAnomalies, Examples, Schema
+from tfx.types.standard_artifacts import ExampleAnomalies, Examples, ExampleStatistics, Schema
 from tfx.utils import io_utils
 from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter, component
 
-from components.data_gate import gates
+from components.data_gate import drift, gates
 from components.example_gen.report import REPORT_FILE
 
 ANOMALIES_FILE = "SchemaDiff.pb"  # what ExampleValidator writes per split
@@ -30,24 +31,43 @@ def _anomalies(artifact: ExampleAnomalies) -> dict[str, anomalies_pb2.Anomalies]
     return found
 
 
+def _previous(statistics: ExampleStatistics, previous: ExampleStatistics | None):
+    """The previous span's statistics, if there is a previous span (not for the first)."""
+    return previous if previous is not None and previous.span < statistics.span else None
+
+
 @component
 def DataGate(  # a component: named like a class
     anomalies: InputArtifact[ExampleAnomalies],
     examples: InputArtifact[Examples],
     schema: InputArtifact[Schema],
+    statistics: InputArtifact[ExampleStatistics],
     gated_schema: OutputArtifact[Schema],
+    previous_statistics: Optional[InputArtifact[ExampleStatistics]] = None,  # noqa: UP045
     max_skipped_percent: Parameter[float] = 10.0,
     min_eval_examples: Parameter[int] = 10,
     allow_anomalies: Parameter[bool] = False,
+    max_drift: Parameter[float] = 0.3,
+    allow_drift: Parameter[bool] = False,
 ) -> None:
-    """Raises when a gate fails; otherwise passes the schema on."""
+    """Raises when a gate fails; otherwise passes the schema on (with the drift it measured)."""
     report = json.loads(io_utils.read_string_file(os.path.join(examples.uri, REPORT_FILE)))
     failures = gates.check_report(report, max_skipped_percent, min_eval_examples)
     if not allow_anomalies:
         failures += gates.check_anomalies(_anomalies(anomalies))
+    source = io_utils.get_only_uri_in_dir(schema.uri)
+    previous = _previous(statistics, previous_statistics)
+    comparison = {}
+    if previous is not None:
+        parsed = io_utils.SchemaReader().read(source)
+        comparison = drift.compare(parsed, statistics.uri, previous.uri, max_drift)
+        if not allow_drift:
+            failures += gates.check_drift(comparison, statistics.span, previous.span)
     if failures:
         raise gates.DataGateFailed(failures)
-    source = io_utils.get_only_uri_in_dir(schema.uri)
     io_utils.copy_file(source, os.path.join(gated_schema.uri, SCHEMA_FILE))
+    with open(os.path.join(gated_schema.uri, drift.DRIFT_FILE), "w") as f:
+        spans = {"span": statistics.span, "previous_span": previous.span if previous else None}
+        json.dump({**spans, "features": comparison}, f, indent=1, sort_keys=True)
     logging.info("DataGate: all gates passed (%d listed, %d skipped)", report["listed"],
                  report["skipped"])  # fmt: skip

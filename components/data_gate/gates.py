@@ -82,3 +82,20 @@ def check_report(
             )
         )
     return failures
+
+
+def check_drift(comparison: dict[str, Any], span: int, previous_span: int) -> list[GateFailure]:
+    """The features whose distribution moved further than --max-drift since the previous span."""
+    failures = []
+    for feature, measured in sorted(comparison.items()):
+        if measured["drifted"]:
+            failures.append(
+                GateFailure(
+                    "drift",
+                    f"feature {feature!r} drifted from span {previous_span} to span {span}: "
+                    f"{measured['measure']} {measured['value']:.3f} is over "
+                    f"{measured['threshold']:g} (--max-drift); check the new data (another camera "
+                    "or scanner?), or let the run go on with --allow-drift",
+                )
+            )
+    return failures

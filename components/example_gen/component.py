@@ -22,11 +22,13 @@ from models.config import DataConfig
 from models.dataset import DatasetSpec
 
 
-def input_config(dataset: DatasetSpec) -> example_gen_pb2.Input:
-    """The three splits and the source each is read from (train and eval share one)."""
+def input_config(dataset: DatasetSpec, with_spans: bool = False) -> example_gen_pb2.Input:
+    """The three splits and the source each is read from (train and eval share one); with spans,
+    under `span-{SPAN}/`, which TFX's driver resolves to the newest span (and records it)."""
     sources = layouts.for_spec(dataset).sources()
+    prefix = layouts.SPAN_PATTERN + "/" if with_spans else ""
     return example_gen_pb2.Input(
-        splits=[example_gen_pb2.Input.Split(name=s, pattern=p) for s, p in sources.items()]
+        splits=[example_gen_pb2.Input.Split(name=s, pattern=prefix + p) for s, p in sources.items()]
     )
 
 
@@ -55,11 +57,12 @@ class SegmentationExampleGen(FileBasedExampleGen):
         dataset: DatasetSpec,
         eval_percent: int,
         max_file_mb: float,
+        with_spans: bool = False,
     ):
         DataConfig(eval_percent=eval_percent, max_file_mb=max_file_mb)  # checks both, named
         spec = SegmentationExampleGenSpec(
             input_base=input_base,
-            input_config=input_config(dataset),
+            input_config=input_config(dataset, with_spans),
             output_config=example_gen_pb2.Output(),  # output splits = input splits
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,

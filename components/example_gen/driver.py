@@ -11,11 +11,10 @@ from typing import Any
 
 from tfx.components.example_gen import driver, utils
 from tfx.orchestration import data_types
-from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 
 from components.example_gen import layouts
-from components.example_gen.executor import dataset_of
+from components.example_gen.executor import dataset_of, resolved_root
 from components.example_gen.files import join
 
 
@@ -29,7 +28,7 @@ class ExampleGenDriver(driver.FileBasedDriver):
         exec_properties = super().resolve_exec_properties(
             exec_properties, pipeline_info, component_info
         )
-        root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        root, _ = resolved_root(exec_properties)  # with spans: the newest span's folder
         extra = [
             io_utils.generate_fingerprint(name, join(root, pattern))
             for name, pattern in layouts.for_spec(dataset_of(exec_properties)).fingerprinted()

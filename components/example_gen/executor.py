@@ -28,7 +28,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components import content_key
-from components.example_gen import layouts, report
+from components.example_gen import files, layouts, report
 from components.example_gen.images import Ingested
 from components.example_gen.layout import MalformedRow, Row, split_of
 from models import contracts
@@ -55,11 +55,28 @@ def sources_by_split(input_config: example_gen_pb2.Input) -> dict[str, str]:
     return patterns
 
 
+def resolved_root(exec_properties: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """(the folder this run reads, the source of each split in it): with spans, the newest span's
+    folder, which TFX's driver put in the patterns (`span-2/annotations/trainval.txt`)."""
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+    )
+    sources = sources_by_split(input_config)
+    root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    heads = {pattern.split("/", 1)[0] for pattern in sources.values()}
+    if len(heads) == 1 and next(iter(heads)).startswith(layouts.SPAN_PREFIX):
+        head = next(iter(heads))
+        root = files.join(root, head)
+        sources = {split: pattern[len(head) + 1 :] for split, pattern in sources.items()}
+    return root, sources
+
+
 def dataset_of(exec_properties: dict[str, Any]) -> DatasetSpec:
     return DatasetSpec.from_json(exec_properties[DATASET_KEY])
 
 
-def to_example(item: Ingested) -> tf.train.Example:
+def to_example(item: Ingested, class_names: tuple[str, ...] = ()) -> tf.train.Example:
     """The raw-feature contract of models/contracts.py."""
 
     def _bytes(value: bytes) -> tf.train.Feature:
@@ -67,6 +84,9 @@ def to_example(item: Ingested) -> tf.train.Example:
 
     def _int(value: int) -> tf.train.Feature:
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+    def _float(value: float) -> tf.train.Feature:
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
 
     feature = {
         contracts.IMAGE_KEY: _bytes(item.image),
@@ -81,6 +101,10 @@ def to_example(item: Ingested) -> tf.train.Example:
             feature[key] = _int(value)
     if item.object_size is not None:
         feature[contracts.OBJECT_SIZE_KEY] = _bytes(item.object_size.encode("utf-8"))
+    if item.mean_intensity is not None:
+        feature[contracts.MEAN_INTENSITY_KEY] = _float(item.mean_intensity)
+    for name, share in zip(class_names, item.class_shares, strict=True):
+        feature[contracts.class_share_name(name)] = _float(share)
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
@@ -151,7 +175,7 @@ class _IngestFn(beam.DoFn):
             yield self._outcome(split, name, f"{type(error).__name__}: {error}")
             return
         if isinstance(result, Ingested):
-            yield split, to_example(result).SerializeToString()
+            yield split, to_example(result, self._spec.class_names).SerializeToString()
             yield self._outcome(split, name, None, result.reencoded)
         else:
             yield self._outcome(split, name, result.reason)
@@ -169,13 +193,8 @@ class Executor(BaseExampleGenExecutor):
     def GenerateExamplesByBeam(
         self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]
     ) -> dict[str, beam.pvalue.PCollection]:
-        root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        root, sources = resolved_root(exec_properties)
         eval_percent = int(exec_properties[EVAL_PERCENT_KEY])
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
-        )
-        sources = sources_by_split(input_config)
         spec = dataset_of(exec_properties)
         layout = layouts.for_spec(spec)
         own_test = layout.has_own_test(root, spec)
@@ -213,12 +232,7 @@ class Executor(BaseExampleGenExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
-        root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
-        )
-        sources = sources_by_split(input_config)
+        root, sources = resolved_root(exec_properties)
         spec = dataset_of(exec_properties)
         layouts.for_spec(spec).check(root, list(dict.fromkeys(sources.values())), spec)
         examples = artifact_utils.get_single_instance(

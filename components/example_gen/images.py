@@ -41,6 +41,8 @@ class Ingested:
     breed_id: int | None = None  # Oxford only
     reencoded: str | None = None  # why the image bytes were re-encoded, None if kept as found
     object_size: str | None = None  # OBJECT_SIZE_BUCKETS name: how much of the image is objects
+    mean_intensity: float | None = None  # the image's mean pixel value (0..255)
+    class_shares: tuple[float, ...] = ()  # each class's share of the labelled pixels
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class DecodedImage:
     height: int
     width: int
     reencoded: str | None  # why the bytes were re-encoded; None when kept as found
+    mean: float = 0.0  # mean pixel value over all channels (0..255)
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ def decode_image(data: bytes, path: str, channels: int = 3, strict: bool = False
     if fmt == "JPEG" and mode == ("RGB" if channels == 3 else "L"):
         shape = _tf_decodes_jpeg(data, channels)
         if shape is not None:
-            return DecodedImage(data, shape[0], shape[1], None)
+            return DecodedImage(data, shape[0], shape[1], None, _mean(img))
     if fmt == "PNG" and path.lower().endswith(".png") and mode == ("RGB" if channels == 3 else "L"):
         try:  # a PNG named as one, in the declared channels: kept once it decodes fully
             img.load()
@@ -148,7 +151,7 @@ def decode_image(data: bytes, path: str, channels: int = 3, strict: bool = False
             raise Unusable(
                 f"image unreadable or truncated ({type(e).__name__}: {e}): {path}"
             ) from None
-        return DecodedImage(data, img.height, img.width, None)
+        return DecodedImage(data, img.height, img.width, None, _mean(img))
     try:
         img.load()  # the full decode: raises on truncated or corrupt data
         converted = _to_rgb(img) if channels == 3 else _to_gray(img)
@@ -156,7 +159,14 @@ def decode_image(data: bytes, path: str, channels: int = 3, strict: bool = False
         raise Unusable(f"image unreadable or truncated ({type(e).__name__}: {e}): {path}") from None
     target = "RGB" if channels == 3 else "8-bit gray"
     note = f"{fmt or 'unknown'} {mode} re-encoded as {target} PNG"
-    return DecodedImage(_png(converted), converted.height, converted.width, note)
+    return DecodedImage(_png(converted), converted.height, converted.width, note, _mean(converted))
+
+
+def _mean(img: Image.Image) -> float:
+    """The mean pixel value of a decoded 8-bit gray or RGB image (PIL's own, no copy)."""
+    from PIL import ImageStat
+
+    return float(np.mean(ImageStat.Stat(img).mean))
 
 
 def decode_mask(data: bytes, path: str, noun: str = "trimap") -> DecodedMask:
@@ -241,7 +251,15 @@ def ingest_pair(
         image.width,
         reencoded=image.reencoded,
         object_size=object_size(mask.values, spec),
+        mean_intensity=image.mean,
+        class_shares=class_shares(mask.values, spec),
     )
+
+
+def class_shares(values: np.ndarray, spec: DatasetSpec) -> tuple[float, ...]:
+    """Each class's share of the labelled (not `ignore`) pixels, in class-index order."""
+    counts = np.array([np.sum(values == v) for v in spec.class_values], np.float64)
+    return tuple((counts / max(counts.sum(), 1.0)).tolist())
 
 
 def object_size(values: np.ndarray, spec: DatasetSpec) -> str:

@@ -30,6 +30,7 @@ real request does not pay for tracing).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 
@@ -41,6 +42,7 @@ from models.serving import image_io, tiling, warmup
 from models.transform import overlap_tile
 
 DATASET_ASSET = os.path.join("assets.extra", "dataset.json")
+NETWORK_ASSET = os.path.join("assets.extra", "network.json")  # what a warm start must match
 RESIZE_STRIP_ROWS = 256  # full-resolution rows resized at a time: bounds the float memory
 TILE_BATCH = 4  # tiles per network call in predict_image_tiled
 
@@ -297,6 +299,22 @@ IMAGE_SIGNATURES = (
 )
 
 
+def layer_weights(model: tf.keras.Model) -> list[tf.Variable]:
+    """The network's own weights (its layers'), not the metrics' or the training's bookkeeping."""
+    return [w for layer in model.layers for w in layer.weights]
+
+
+def network_description(model: tf.keras.Model, tile_size: int, dataset: DatasetSpec) -> dict:
+    """What weights fit: the tile, the layers' weight shapes, the classes and channels."""
+    shapes = {w.name: list(w.shape) for w in layer_weights(model)}
+    return {
+        "tile_size": tile_size,
+        "classes": list(dataset.class_names),
+        "channels": dataset.num_channels,
+        "weights": shapes,
+    }
+
+
 def export_serving_model(
     model: tf.keras.Model,
     tf_transform_output,
@@ -338,6 +356,8 @@ def export_serving_model(
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(os.path.join(export_dir, DATASET_ASSET), "w") as f:
         f.write(dataset.to_json())
+    with tf.io.gfile.GFile(os.path.join(export_dir, NETWORK_ASSET), "w") as f:
+        f.write(json.dumps(network_description(model, tile_size, dataset), sort_keys=True))
     warmed = IMAGE_SIGNATURES + (
         (contracts.SERVING_SIGNATURE,) if serving_default == "image" else ()
     )

@@ -23,7 +23,7 @@ import tensorflow_transform as tft
 
 from models import contracts, errors
 from models.config import TrainerConfig
-from models.training import budget, execution, inputs, memory
+from models.training import budget, execution, inputs, memory, warm_start
 from models.training.model import build_training_model
 from models.training.panels import ValidationPanel
 from models.training.progress import TrainingProgress
@@ -46,10 +46,12 @@ class TrainingJob:
     custom_config: dict[str, Any]
     train_steps: int
     eval_steps: int
+    base_model: str | None = None  # the blessed model a warm start begins from
 
     @classmethod
     def from_fn_args(cls, fn_args: Any) -> TrainingJob:
         return cls(
+            base_model=getattr(fn_args, "base_model", None) or None,
             train_files=list(fn_args.train_files),
             eval_files=list(fn_args.eval_files),
             transform_output=fn_args.transform_output,
@@ -89,7 +91,9 @@ def data_key(train_files: list[str]) -> str:
     return "|".join(keys)
 
 
-def backup_dir(backup_root: str, config: TrainerConfig, train_files: list[str]) -> str:
+def backup_dir(
+    backup_root: str, config: TrainerConfig, train_files: list[str], base_model: str | None = None
+) -> str:
     """Where BackupAndRestore keeps its checkpoint: stable across re-runs of the same training.
 
     Keyed by the training section with what it trains on (the geometry, the data set, the
@@ -97,7 +101,9 @@ def backup_dir(backup_root: str, config: TrainerConfig, train_files: list[str]) 
     never picks up a foreign checkpoint. Thresholds, gates, Beam's flags and the export's settings
     are not part of it.
     """
-    key = hashlib.sha1((config.checkpoint_key() + data_key(train_files)).encode()).hexdigest()
+    start = f"|from {base_model}" if base_model else ""
+    key = hashlib.sha1((config.checkpoint_key() + data_key(train_files) + start).encode())
+    key = key.hexdigest()
     return os.path.join(backup_root, key[:16])
 
 
@@ -246,6 +252,7 @@ def _train(
     backup_root = job.custom_config.get(contracts.TRAINER_BACKUP_ROOT_KEY) or os.path.join(
         job.model_run_dir, "backup"
     )
+    start = warm_start.begin(model, config, job.base_model)
     tf.io.gfile.makedirs(job.model_run_dir)
     panels = (ValidationPanel(next(iter(eval_data)), job.model_run_dir, config.dataset),)
     history = fit(
@@ -254,7 +261,7 @@ def _train(
         eval_data,
         config,
         job.model_run_dir if plan.is_chief else _export_dir(job, plan) + "-logs",
-        backup_dir(backup_root, config, job.train_files),
+        backup_dir(backup_root, config, job.train_files, start),
         panels if plan.is_chief else (),
     )
     trained = int(model.optimizer.iterations.numpy())
@@ -266,6 +273,7 @@ def _train(
         "global_batch": config.training.batch_size,
         "steps": trained,
         "steps_planned": why_steps,
+        "warm_start_from": start,
         "final": {k: float(v[-1]) for k, v in history.history.items()},
     }
     if plan.is_chief:
