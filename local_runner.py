@@ -79,6 +79,17 @@ def format_summary(summary: dict, seconds: float) -> str:
                 _metric(k, values[k]) for k in ("mean_iou", "example_count") if k in values
             )
             lines.append(f"    {name}: {shown}")
+    training = summary.get("training") or {}
+    if training:
+        start = training.get("warm_start_from")
+        lines.append(
+            f"  trained: {training.get('steps')} steps on {training.get('device')} "
+            f"({training.get('replicas')} replica(s), {training.get('workers')} worker(s)), "
+            + (f"warm-started from {start}" if start else "from scratch")
+        )
+    spans = summary.get("spans")
+    if spans:
+        lines.append(f"  span {spans['ingested']} ingested; trained on spans {spans['trained_on']}")
     lines.append(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
     if summary["pushed"]:
         lines.append(f"  pushed to: {summary['pushed_to']}")

@@ -105,7 +105,9 @@ def create_pipeline(
     # With spans: the previous span's statistics, for the drift gate, and the window of spans
     # Transform and the Trainer read (TFX's span-range resolution, after this run's ExampleGen).
     local_spans = with_spans and span_resolvers  # KFP v2 compiles no such resolver
-    resolvers = spans.resolvers(config, example_gen, statistics_gen) if local_spans else None
+    resolvers = (
+        spans.resolvers(config, data_root, example_gen, statistics_gen) if local_spans else None
+    )
     data_gate = DataGate(
         anomalies=example_validator.outputs["anomalies"],
         examples=example_gen.outputs["examples"],

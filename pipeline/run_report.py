@@ -6,6 +6,7 @@ The local runner prints this at the end; the end-to-end tests assert on it.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,4 +160,39 @@ def summarize(metadata_path: str, pipeline_name: str, since: float | None = None
     # so when the baseline is the model itself the Evaluator's "baseline_model" event is missing.
     baseline = nodes.get(node_ids.RESOLVER) and nodes[node_ids.RESOLVER].artifact("model")
     summary["baseline_model_id"] = baseline.id if baseline else None
+    summary["training"] = training_facts(nodes)
+    summary["spans"] = span_facts(nodes)
     return summary
+
+
+def training_facts(nodes: dict[str, NodeRun]) -> dict[str, Any]:
+    """How the model was trained (the Trainer's summary.json): replicas, workers, steps, the
+    model a warm start began from."""
+    run = nodes.get(node_ids.TRAINER) and nodes[node_ids.TRAINER].artifact("model_run")
+    path = run and os.path.join(run.uri, "summary.json")
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        facts = json.load(f)
+    keys = ("device", "replicas", "workers", "global_batch", "steps", "warm_start_from")
+    return {key: facts.get(key) for key in keys}
+
+
+def span_facts(nodes: dict[str, NodeRun]) -> dict[str, Any] | None:
+    """With spans: the span ingested, the spans trained on, and the drift comparison."""
+    window = nodes.get(node_ids.SPAN_WINDOW)
+    if window is None:
+        return None
+    examples = nodes.get(node_ids.EXAMPLE_GEN) and nodes[node_ids.EXAMPLE_GEN].artifact("examples")
+    facts: dict[str, Any] = {
+        "ingested": custom_property(examples, "span") if examples else None,
+        "trained_on": sorted(
+            custom_property(a, "span") for a in window.outputs.get("examples", [])
+        ),
+    }
+    gate = nodes.get("DataGate") and nodes["DataGate"].artifact("drift_report")
+    path = gate and os.path.join(gate.uri, "drift.json")
+    if path and os.path.exists(path):
+        with open(path) as f:
+            facts["drift"] = json.load(f)
+    return facts

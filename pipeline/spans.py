@@ -18,6 +18,7 @@ from tfx import types
 from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver
 
+from components.example_gen import layouts
 from models.config import PipelineConfig
 from pipeline import node_ids
 
@@ -28,8 +29,8 @@ class NewestSpans(resolver.ResolverStrategy):
     the span from custom properties only (statistics keep it as a property) and returns every
     artifact of a span, so a span ingested twice would be read twice."""
 
-    def __init__(self, num_spans: int, skip: int = 0) -> None:
-        self._num_spans, self._skip = num_spans, skip
+    def __init__(self, num_spans: int, skip: int = 0, data_root: str = "") -> None:
+        self._num_spans, self._skip, self._data_root = num_spans, skip, data_root
 
     @staticmethod
     def span_of(artifact: types.Artifact) -> int:
@@ -38,11 +39,17 @@ class NewestSpans(resolver.ResolverStrategy):
         return int(getattr(artifact, "span", 0) or 0)
 
     def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]):
+        """Spans newer than the data root's newest are left out: one an earlier run ingested and
+        that has since been removed from the folder is not trained on again."""
+        present = layouts.spans(self._data_root) if self._data_root else []
+        cap = present[-1] if present else None
         result = {}
         for key, artifacts in input_dict.items():
             newest: dict[int, types.Artifact] = {}
             for artifact in artifacts:
                 span = self.span_of(artifact)
+                if cap is not None and span > cap:
+                    continue
                 if span not in newest or artifact.id > newest[span].id:
                     newest[span] = artifact
             chosen = sorted(newest, reverse=True)[self._skip : self._skip + self._num_spans]
@@ -57,10 +64,12 @@ class SpanResolvers:
     nodes: tuple[Any, ...]
 
 
-def resolvers(config: PipelineConfig, example_gen: Any, statistics_gen: Any) -> SpanResolvers:
+def resolvers(
+    config: PipelineConfig, data_root: str, example_gen: Any, statistics_gen: Any
+) -> SpanResolvers:
     window = tfx.dsl.Resolver(
         strategy_class=NewestSpans,
-        config={"num_spans": config.data.span_window},
+        config={"num_spans": config.data.span_window, "data_root": data_root},
         examples=tfx.dsl.Channel(
             type=tfx.types.standard_artifacts.Examples,
             producer_component_id=example_gen.id,
@@ -70,7 +79,7 @@ def resolvers(config: PipelineConfig, example_gen: Any, statistics_gen: Any) -> 
     window.add_upstream_node(example_gen)
     statistics = tfx.dsl.Resolver(
         strategy_class=NewestSpans,
-        config={"num_spans": 1, "skip": 1},  # the newest span is this run's: the one before
+        config={"num_spans": 1, "skip": 1, "data_root": data_root},  # the one before this run's
         statistics=tfx.dsl.Channel(
             type=tfx.types.standard_artifacts.ExampleStatistics,
             producer_component_id=statistics_gen.id,

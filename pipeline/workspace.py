@@ -119,6 +119,6 @@ def remove_leftovers(config: PipelineConfig) -> list[str]:
         else:
             continue
         removed.append(uri)
-    if os.path.isdir(config.run.trainer_backup_dir):
-        removed += _remove_empty_dirs(config.run.trainer_backup_dir)
+    if os.path.isdir(config.run.trainer_backup_dir):  # a finished training leaves its folder
+        _remove_empty_dirs(config.run.trainer_backup_dir)
     return removed

@@ -7,10 +7,10 @@ when a gate fails. The failure names the gate, the measured value and the flag t
 
 import json
 import os
-from typing import Optional
 
 from absl import logging
 from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx import types as tfx_types
 from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import ExampleAnomalies, Examples, ExampleStatistics, Schema
 from tfx.utils import io_utils
@@ -36,6 +36,12 @@ def _previous(statistics: ExampleStatistics, previous: ExampleStatistics | None)
     return previous if previous is not None and previous.span < statistics.span else None
 
 
+class DriftReport(tfx_types.Artifact):
+    """The new span against the previous one, per drift feature (drift.json)."""
+
+    TYPE_NAME = "petunet.DriftReport"
+
+
 @component
 def DataGate(  # a component: named like a class
     anomalies: InputArtifact[ExampleAnomalies],
@@ -43,7 +49,8 @@ def DataGate(  # a component: named like a class
     schema: InputArtifact[Schema],
     statistics: InputArtifact[ExampleStatistics],
     gated_schema: OutputArtifact[Schema],
-    previous_statistics: Optional[InputArtifact[ExampleStatistics]] = None,  # noqa: UP045
+    drift_report: OutputArtifact[DriftReport],
+    previous_statistics: InputArtifact[ExampleStatistics] = None,  # optional: TFX's way
     max_skipped_percent: Parameter[float] = 10.0,
     min_eval_examples: Parameter[int] = 10,
     allow_anomalies: Parameter[bool] = False,
@@ -61,12 +68,19 @@ def DataGate(  # a component: named like a class
     if previous is not None:
         parsed = io_utils.SchemaReader().read(source)
         comparison = drift.compare(parsed, statistics.uri, previous.uri, max_drift)
-        if not allow_drift:
+        if "too_few_examples" in comparison:
+            logging.info(
+                "petunet: DataGate: %s train examples in this span and the previous: too few to "
+                "tell drift from chance (%d needed); not compared",
+                comparison["too_few_examples"],
+                drift.MIN_EXAMPLES,
+            )
+        elif not allow_drift:
             failures += gates.check_drift(comparison, statistics.span, previous.span)
     if failures:
         raise gates.DataGateFailed(failures)
     io_utils.copy_file(source, os.path.join(gated_schema.uri, SCHEMA_FILE))
-    with open(os.path.join(gated_schema.uri, drift.DRIFT_FILE), "w") as f:
+    with open(os.path.join(drift_report.uri, drift.DRIFT_FILE), "w") as f:
         spans = {"span": statistics.span, "previous_span": previous.span if previous else None}
         json.dump({**spans, "features": comparison}, f, indent=1, sort_keys=True)
     logging.info("DataGate: all gates passed (%d listed, %d skipped)", report["listed"],

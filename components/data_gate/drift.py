@@ -18,6 +18,9 @@ from models import contracts
 DRIFT_FILE = "drift.json"  # beside the gated schema: what was compared, for the report
 SPLIT = "train"
 REPORT_ALL = 1e-9  # comparator threshold: report every divergence
+# Two samples of a few dozen images from one distribution already differ by 0.3-0.7 (10-bucket
+# histograms); from about 85 on by under 0.1 (docs/PERFORMANCE.md). Below this, no verdict.
+MIN_EXAMPLES = 50
 JSD = re.compile(r"divergence between current and previous is ([0-9.eE+-]+)")
 
 
@@ -50,9 +53,11 @@ def compare(schema, current_uri: str, previous_uri: str, max_drift: float) -> di
         tfdv.get_feature(
             checked, name
         ).drift_comparator.jensen_shannon_divergence.threshold = REPORT_ALL
-    anomalies = tfdv.validate_statistics(
-        _stats(current_uri), checked, previous_statistics=_stats(previous_uri)
-    )
+    current, previous = _stats(current_uri), _stats(previous_uri)
+    counts = [s.datasets[0].num_examples for s in (current, previous)]
+    if min(counts) < MIN_EXAMPLES:
+        return {"too_few_examples": counts}
+    anomalies = tfdv.validate_statistics(current, checked, previous_statistics=previous)
     result = {}
     for name in names:
         info = anomalies.anomaly_info.get(name)

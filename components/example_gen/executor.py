@@ -42,6 +42,7 @@ DATASET_FILE = "dataset.json"
 _REPORT_PATH_KEY = "_ingest_report_path"  # private exec property: where the pipeline writes it
 _OUTCOMES = "outcomes"
 _METRICS_NAMESPACE = "ExampleGen"
+SPAN_PROPERTY = "span"  # what TFX's FileBasedDriver resolved ({SPAN} in the patterns)
 
 
 def sources_by_split(input_config: example_gen_pb2.Input) -> dict[str, str]:
@@ -243,6 +244,9 @@ class Executor(BaseExampleGenExecutor):
             f.write(json.dumps(spec.to_dict(), indent=1, sort_keys=True))
         super().Do(input_dict, output_dict, {**exec_properties, _REPORT_PATH_KEY: report_path})
         content_key.mark(examples, content_key.content_key([], exec_properties))
+        # The driver records the span as a custom property; StatisticsGen copies the artifact
+        # property to its statistics, which the drift gate pairs by span.
+        examples.span = int(exec_properties.get(SPAN_PROPERTY) or 0)
         with tf.io.gfile.GFile(report_path) as f:
             ingest_report = json.load(f)
         logging.info(report.summary(ingest_report, report_path))

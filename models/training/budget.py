@@ -71,6 +71,24 @@ class CosineToHorizon(keras.optimizers.schedules.LearningRateSchedule):
         return {"initial": self.initial, "final_fraction": self.final_fraction}
 
 
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """`rate` (a number or a schedule) scaled from 0 up to 1 over the first `fraction` of the
+    horizon's steps: a warm start's new optimizer (Adam's first steps move every weight by about
+    the rate) would otherwise knock the trained weights about before it has its moments."""
+
+    def __init__(self, rate, horizon: tf.Variable, fraction: float) -> None:
+        super().__init__()
+        self.rate, self.horizon, self.fraction = rate, horizon, fraction
+
+    def __call__(self, step):
+        base = self.rate(step) if callable(self.rate) else self.rate
+        ramp = tf.maximum(tf.cast(self.horizon, tf.float32) * self.fraction, 1.0)
+        return base * tf.minimum((tf.cast(step, tf.float32) + 1.0) / ramp, 1.0)
+
+    def get_config(self) -> dict:
+        return {"fraction": self.fraction}
+
+
 class StopAtHorizon(keras.callbacks.Callback):
     """Ends training once the optimizer has taken as many steps as the horizon says.
 

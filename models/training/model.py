@@ -71,17 +71,23 @@ class WeightedSegmentationModel(keras.Model):
         return [self.loss_tracker, *super().metrics]
 
 
+WARMUP_FRACTION = 0.2  # of the steps, a warm start's rate rises linearly from 0
+
+
 def learning_rate(
     config: TrainingConfig, horizon: tf.Variable | None = None
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The configured rate; a cosine schedule follows the optimizer's step counter, which
     BackupAndRestore restores, so a resumed run continues on the same curve, and ends at the
     horizon (the steps a time budget settles on; train_steps without one)."""
+    if horizon is None:
+        horizon = tf.Variable(config.train_steps, trainable=False, dtype=tf.int64)
+    rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.lr_schedule == "cosine":
-        if horizon is None:
-            horizon = tf.Variable(config.train_steps, trainable=False, dtype=tf.int64)
-        return budget.CosineToHorizon(config.learning_rate, horizon, config.lr_final_fraction)
-    return config.learning_rate
+        rate = budget.CosineToHorizon(config.learning_rate, horizon, config.lr_final_fraction)
+    if config.warm_start:  # fresh optimizer moments on trained weights: ease in
+        return budget.LinearWarmup(rate, horizon, WARMUP_FRACTION)
+    return rate
 
 
 def make_optimizer(

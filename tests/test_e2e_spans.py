@@ -1,0 +1,101 @@
+"""New data without starting over, end to end on generated pets in spans: span 1 is blessed and
+pushed; with span 2 added, the ExampleGen ingests span 2 alone, the Trainer warm-starts from span
+1's model and in a third of the steps reaches its mean IoU, and the Evaluator compares against it;
+span 3, from a darker camera, is stopped by the drift gate, or with --allow-drift goes on and the
+summary shows the comparison."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import errors
+from pipeline import run_report
+from pipeline.synthetic.pets import generate_synthetic_pets
+from tests.e2e_runs import ROOT, run_pipeline
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="spans")]
+IMAGES = 200  # a span's train split must be large enough to tell drift from chance (85 here)
+
+
+def _summary(out: str) -> dict:
+    return run_report.summarize(os.path.join(out, "metadata.sqlite"), "petunet")
+
+
+def _ingest_report(out: str) -> dict:
+    nodes = run_report.last_run(os.path.join(out, "metadata.sqlite"), "petunet")
+    examples = nodes["SegmentationExampleGen"].artifact("examples")
+    with open(os.path.join(examples.uri, "ingest_report.json")) as f:
+        return json.load(f), run_report.custom_property(examples, "span")
+
+
+@pytest.fixture(scope="module")
+def spans(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("spans")
+    data, out = str(root / "data"), str(root / "out")
+    generate_synthetic_pets(os.path.join(data, "span-1"), IMAGES, 1)
+    run_pipeline(out, "--data-root", data)
+    first = _summary(out)
+    generate_synthetic_pets(os.path.join(data, "span-2"), IMAGES, 2)
+    run_pipeline(out, "--data-root", data, "--warm-start", "--train-steps", "50")
+    second = {**_summary(out), "ingest": _ingest_report(out)}
+    return {"data": data, "out": out, "first": first, "second": second}
+
+
+def test_span_1_is_blessed_and_pushed(spans):
+    first = spans["first"]
+    assert first["blessed"] and first["pushed"]
+    assert first["spans"]["ingested"] == 1 and first["spans"]["trained_on"] == [1]
+    assert first["training"]["warm_start_from"] is None
+
+
+def test_span_2_is_ingested_alone_and_trained_on_with_span_1(spans):
+    report, span = spans["second"]["ingest"]
+    assert span == 2 and report["listed"] == IMAGES  # span 1 was not read again
+    assert spans["second"]["spans"]["trained_on"] == [1, 2]
+    assert spans["second"]["states"]["SegmentationExampleGen"] == "COMPLETE"
+
+
+def test_span_2_warm_starts_from_span_1s_model_and_reaches_its_iou_in_a_third_of_the_steps(spans):
+    first, second = spans["first"], spans["second"]
+    assert first["pushed_to"]
+    assert second["training"]["warm_start_from"].startswith(spans["out"])
+    assert second["training"]["steps"] == 50  # a third of the test preset's 150
+    assert second["baseline_model_id"] == first["model_id"]  # compared against span 1's model
+    reached, target = second["eval_metrics"]["mean_iou"], first["eval_metrics"]["mean_iou"]
+    assert reached >= target - 0.03, (reached, target)
+
+
+def _darker_span(data: str) -> None:
+    root = generate_synthetic_pets(os.path.join(data, "span-3"), IMAGES, 3)
+    for name in os.listdir(os.path.join(root, "images")):
+        path = os.path.join(root, "images", name)
+        pixels = np.asarray(Image.open(path)).astype(np.float32) * 0.25  # another camera
+        Image.fromarray(pixels.astype(np.uint8)).save(path, format="JPEG", quality=90)
+
+
+def test_a_darker_span_3_is_stopped_by_the_drift_gate_naming_the_feature(spans):
+    _darker_span(spans["data"])
+    command = [sys.executable, "local_runner.py", "--preset", "test", "--no-report",
+               "--output-dir", spans["out"], "--data-root", spans["data"]]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == errors.EXIT_DATA, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert "data gate 'drift' failed: feature 'mean_intensity'" in last
+    assert "Jensen-Shannon divergence" in last and "--max-drift" in last
+    nodes = run_report.last_run(os.path.join(spans["out"], "metadata.sqlite"), "petunet")
+    assert "Trainer" not in nodes  # nothing trained on it
+
+    allowed = run_pipeline(spans["out"], "--data-root", spans["data"], "--allow-drift",
+                           "--train-steps", "10")  # fmt: skip
+    assert "span 3 ingested" in allowed.stdout
+    drift = _summary(spans["out"])["spans"]["drift"]
+    assert (drift["span"], drift["previous_span"]) == (3, 2)
+    assert drift["features"]["mean_intensity"]["drifted"]
+    assert not drift["features"]["width"]["drifted"]
