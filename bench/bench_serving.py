@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
     export.export_serving_model(
         model, _TransformOutput(config, work), config.tile_size, os.path.join(work, "m"),
-        config.dataset,
+        config.dataset, config.serving.max_image_megapixels,
     )  # fmt: skip
     served = tf.saved_model.load(os.path.join(work, "m"))
     image_jpeg, big_jpeg = _pet(375, 500)[0], _pet(1500, 2000, 2)[0]

@@ -58,8 +58,12 @@ def noise_pattern() -> re.Pattern[str]:
 
 
 def silence_python_warnings() -> None:
+    """In this process and, through PYTHONWARNINGS, in the ones it starts (Beam's workers)."""
     for message in PYTHON_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
+    inherited = [entry for entry in os.environ.get("PYTHONWARNINGS", "").split(",") if entry]
+    ours = [f"ignore:{message}" for message in PYTHON_WARNINGS]
+    os.environ["PYTHONWARNINGS"] = ",".join(dict.fromkeys(inherited + ours))
 
 
 _RUNNING: list[str] = []  # components started and not finished, in order

@@ -36,10 +36,16 @@ IGNORE = contracts.IGNORE_LABEL
 def test_eval_config_structure():
     config = oxford_config(0.5, 0.4, -1e-10)
     (spec,) = config.model_specs
-    assert spec.signature_name == "serving_default"
-    assert list(spec.preprocessing_function_names) == ["transform_features"]
-    assert spec.label_key == "label" and spec.prediction_key == "probabilities"
+    # The Evaluators call the in-graph `evaluate` signature: K x K counts per example, no labels.
+    assert spec.signature_name == "evaluate" and spec.prediction_key == "confusion_matrix"
+    assert not spec.preprocessing_function_names and not spec.label_key
     assert spec.model_type == tfma.TF_GENERIC and not spec.name and not spec.is_baseline
+    (per_pixel,) = eval_config.build_eval_config(
+        EvaluationConfig(), OXFORD_PETS, in_graph=False
+    ).model_specs
+    assert per_pixel.signature_name == "predict_examples"
+    assert list(per_pixel.preprocessing_function_names) == ["transform_features"]
+    assert per_pixel.label_key == "label" and per_pixel.prediction_key == "probabilities"
     overall, species, size = config.slicing_specs
     assert overall == tfma.SlicingSpec()  # the overall metrics, then the slices
     assert list(species.feature_keys) == ["species"] and list(size.feature_keys) == ["object_size"]
@@ -67,7 +73,7 @@ def test_config_with_and_without_baseline():
     second = tfma.utils.update_eval_config_with_defaults(config, has_baseline=True)
     names = {(s.name, s.is_baseline) for s in second.model_specs}
     assert names == {(tfma.CANDIDATE_KEY, False), (tfma.BASELINE_KEY, True)}
-    assert all(s.preprocessing_function_names == ["transform_features"] for s in second.model_specs)
+    assert all(s.signature_name == "evaluate" for s in second.model_specs)
 
 
 def test_evaluator_batches_are_cut_to_the_inference_batch_size():

@@ -36,16 +36,26 @@ print(json.dumps({"estimate": estimate, "measured": peak - before}))
 """
 
 
-@pytest.mark.parametrize("batch", [4, 16])
-def test_the_estimate_is_within_a_fifth_of_tensorflows_peak_on_cpu(batch):
+def _measure(batch: int) -> dict[str, int]:
     result = subprocess.run(
         [sys.executable, "-c", MEASURE, str(batch)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    numbers = json.loads(result.stdout.strip().splitlines()[-1])
-    assert numbers["measured"] * 0.8 < numbers["estimate"] < numbers["measured"] * 1.25, numbers
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_estimate_follows_tensorflows_peak_on_cpu():
+    """The per-image part (what decides the largest batch) within 15% of TensorFlow's; the total
+    never more than a tenth under the peak (a refused batch is safe, an accepted OOM is not). The
+    fixed part varies with the CPU's oneDNN kernels and the allocator, so it is bounded loosely."""
+    small, large = _measure(4), _measure(16)
+    slope = (large["measured"] - small["measured"]) / 12
+    estimated_slope = (large["estimate"] - small["estimate"]) / 12
+    assert 0.85 * slope < estimated_slope < 1.15 * slope, (small, large)
+    for numbers in (small, large):
+        assert 0.9 * numbers["measured"] < numbers["estimate"] < 1.5 * numbers["measured"], numbers
 
 
 def test_a_batch_that_cannot_fit_is_refused_with_the_numbers(monkeypatch):

@@ -89,8 +89,9 @@ def test_a_failing_data_gate_stops_the_run_before_training(first_run):
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr[-3000:]
-    assert "petunet: data gate 'eval examples' failed" in result.stderr
-    assert "--min-eval-examples" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("petunet: DataGate: data gate 'eval examples' failed"), last
+    assert "--min-eval-examples" in last
     nodes = run_report.last_run(os.path.join(output_dir, "metadata.sqlite"), "petunet")
     assert nodes["DataGate"].state == "FAILED"
     assert "Transform" not in nodes and "Trainer" not in nodes  # nothing trained
@@ -149,7 +150,8 @@ def test_a_new_threshold_or_beam_flag_reevaluates_without_retraining(first_run):
     assert threshold["model_id"] == first["model_id"]
 
     run_pipeline(
-        output_dir, "--mean-iou-threshold", "0.01", "--beam-args", "--direct_num_workers=2"
+        output_dir, *FIRST_RUN, "--mean-iou-threshold", "0.01", "--beam-args",
+        "--direct_num_workers=2",
     )
     beam = _summary(output_dir)
     for node in ALL_NODES - {"latest_blessed_model_resolver"}:  # a resolver always resolves

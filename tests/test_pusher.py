@@ -32,7 +32,7 @@ def test_a_push_lands_whole_and_the_same_model_is_not_pushed_twice(tmp_path):
     assert executor.versions(base) == [version, newer[0]]
 
 
-def test_a_push_killed_midway_leaves_no_version_and_is_cleaned_up(tmp_path, monkeypatch):
+def test_a_push_interrupted_midway_leaves_no_version_and_no_partial_copy(tmp_path, monkeypatch):
     base = str(tmp_path / "serving")
     model = _model(tmp_path / "model")
 
@@ -43,8 +43,16 @@ def test_a_push_killed_midway_leaves_no_version_and_is_cleaned_up(tmp_path, monk
     monkeypatch.setattr(executor.io_utils, "copy_dir", copy_then_die)
     with pytest.raises(KeyboardInterrupt):
         executor.push_atomically(model, base)
-    assert executor.versions(base) == []  # TF Serving sees no version at all
-    assert [n for n in os.listdir(base) if n.startswith(executor.PARTIAL_PREFIX)]
+    assert os.listdir(base) == []  # TF Serving sees no version, and nothing is left behind
     monkeypatch.undo()
     version, _, pushed = executor.push_atomically(model, base)
-    assert pushed and os.listdir(base) == [version]  # the partial copy is gone
+    assert pushed and os.listdir(base) == [version]
+
+
+def test_the_partial_copy_of_a_hard_killed_push_is_removed_by_the_next(tmp_path):
+    base = tmp_path / "serving"
+    partial = base / f"{executor.PARTIAL_PREFIX}1700000000" / "variables"
+    partial.mkdir(parents=True)  # what SIGKILL leaves: no handler ran
+    assert executor.versions(str(base)) == []  # not a version TF Serving would load
+    version, _, pushed = executor.push_atomically(_model(tmp_path / "model"), str(base))
+    assert pushed and os.listdir(base) == [version]

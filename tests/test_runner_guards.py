@@ -57,7 +57,7 @@ def test_a_wrong_data_folder_ends_the_run_in_one_line(tmp_path):
     result, _ = _runner(
         "--output-dir", str(tmp_path / "out"), "--data-root", str(tmp_path / "photos")
     )
-    assert result.returncode == 2
+    assert result.returncode == 1  # the data stopped the run (README's exit codes)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "holds neither a dataset.json" in lines[0]
     assert not (tmp_path / "out" / "metadata.sqlite").exists()

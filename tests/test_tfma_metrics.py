@@ -1,9 +1,11 @@
 """TFMA segmentation metrics and the EvalConfig, run through the TFX Evaluator's executor.
 
-A tiny tf_keras "model" is exported as a SavedModel with the real model's signatures:
-`transform_features` (raw examples -> `label` [B, O, O], `image_tile`) and `serving_default`
-(raw examples -> `probabilities` [B, O, O, C], `classes`). Its probabilities are the one-hot of a
-class map stored in each example, so the metrics have an exact NumPy reference.
+A tiny tf_keras "model" is exported as a SavedModel with the real model's evaluation signatures:
+`evaluate` (raw examples -> per-example `confusion_matrix` [B, C, C], what the Evaluators call),
+`transform_features` (raw examples -> `label` [B, O, O], `image_region`) and `predict_examples`
+(raw examples -> `probabilities` [B, O, O, C], `classes`), the per-pixel way. Its probabilities
+are the one-hot of a class map stored in each example, so the metrics have an exact NumPy
+reference.
 """
 
 import math
@@ -74,7 +76,7 @@ def _make_examples(root: str) -> tuple[dict[str, list], dict[str, list]]:
 
 
 def _signatures(source_key: str, to_probabilities) -> dict:
-    """The real export's two signatures around `to_probabilities` (class map -> [B, O, O, C])."""
+    """The real export's evaluation signatures around `to_probabilities` (class map -> [B, O, O, C])."""
 
     def parse(examples, key):
         spec = {key: tf.io.FixedLenFeature([OUT * OUT], tf.int64)}
@@ -82,12 +84,24 @@ def _signatures(source_key: str, to_probabilities) -> dict:
 
     examples_spec = tf.TensorSpec([None], tf.string, name="examples")
 
-    @tf.function(input_signature=[examples_spec])
-    def serving_default(examples):
+    def probabilities_of(examples):
         class_map = parse(examples, source_key)
         class_map = tf.where(class_map == IGNORE, tf.zeros_like(class_map), class_map)
-        probabilities = to_probabilities(class_map)
+        return to_probabilities(class_map)
+
+    @tf.function(input_signature=[examples_spec])
+    def predict_examples(examples):
+        probabilities = probabilities_of(examples)
         return {"probabilities": probabilities, "classes": tf.argmax(probabilities, axis=-1)}
+
+    @tf.function(input_signature=[examples_spec])
+    def evaluate(examples):
+        predicted = tf.argmax(probabilities_of(examples), axis=-1)
+        label = parse(examples, RAW_LABEL_KEY)
+        valid = (label >= 0) & (label < C)
+        cells = tf.reshape(tf.where(valid, label * C + predicted, C * C), [tf.shape(label)[0], -1])
+        counts = tf.math.bincount(cells, minlength=C * C + 1, maxlength=C * C + 1, axis=-1)
+        return {contracts.CONFUSION_MATRIX_KEY: tf.reshape(counts[:, : C * C], [-1, C, C])}
 
     @tf.function(input_signature=[examples_spec])
     def transform_features(examples):
@@ -96,7 +110,9 @@ def _signatures(source_key: str, to_probabilities) -> dict:
         return {contracts.LABEL_KEY: label, contracts.IMAGE_REGION_KEY: tile}
 
     return {
-        contracts.SERVING_SIGNATURE: serving_default,
+        contracts.SERVING_SIGNATURE: predict_examples,
+        contracts.PREDICT_EXAMPLES_SIGNATURE: predict_examples,
+        contracts.EVALUATION_SIGNATURE: evaluate,
         contracts.TRANSFORM_SIGNATURE: transform_features,
     }
 
@@ -184,7 +200,8 @@ def _failed_metric_names(evaluation_uri: str) -> list[tuple[str, bool]]:
 # --- the Evaluator end to end ---------------------------------------------------------------
 
 
-def test_first_run_reports_numpy_values_and_checks_value_thresholds(setup):
+@pytest.mark.parametrize("in_graph", [True, False], ids=["in_graph", "per_pixel"])
+def test_first_run_reports_numpy_values_and_checks_value_thresholds(setup, in_graph):
     ref = setup["reference"]
     assert 0.2 < ref["mean_iou"] < 0.9 and 0.2 < ref["iou/pet"] < 0.9
     thresholds = EvaluationConfig(
@@ -192,8 +209,8 @@ def test_first_run_reports_numpy_values_and_checks_value_thresholds(setup):
         foreground_iou_threshold=ref["iou/pet"] + 0.01,  # fails
         change_threshold=-1e-10,  # no baseline yet: ignored
     )
-    config = eval_config.build_eval_config(thresholds, OXFORD_PETS)
-    uri, blessing = _evaluate(setup, "first", setup["pred_model"], None, config)
+    config = eval_config.build_eval_config(thresholds, OXFORD_PETS, in_graph=in_graph)
+    uri, blessing = _evaluate(setup, f"first_{in_graph}", setup["pred_model"], None, config)
     values = _overall_metrics(uri)
     assert values["example_count"] == sum(SPLITS.values())  # both splits evaluated
     for name in ("pixel_accuracy", "mean_iou", "iou/pet", "iou/background", "iou/border",

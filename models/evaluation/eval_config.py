@@ -1,9 +1,9 @@
 """The Evaluators' EvalConfig: segmentation metrics, blessing thresholds, no-regression check.
 
-TFMA runs the exported SavedModel generically (model_type tf_generic): `transform_features` turns
-the raw tf.Examples into transformed features, where the label key is found, and
-`serving_default` turns the same raw examples into per-pixel probabilities. Declaring the model
-type spares TFMA its attempt to load the SavedModel as a Keras model (which would need the
+TFMA runs the exported SavedModel generically (model_type tf_generic): its `evaluate` signature
+turns each raw tf.Example (image and mask) into a K x K confusion matrix inside the graph, so only
+K*K counts per example reach the Python combiner rather than O x O x K probabilities. Declaring
+the model type spares TFMA its attempt to load the SavedModel as a Keras model (which would need the
 training-time custom objects).
 
 Baseline handling: the config names a single, unnamed candidate ModelSpec. The TFX Evaluator calls
