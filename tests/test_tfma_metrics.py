@@ -76,7 +76,8 @@ def _make_examples(root: str) -> tuple[dict[str, list], dict[str, list]]:
 
 
 def _signatures(source_key: str, to_probabilities) -> dict:
-    """The real export's evaluation signatures around `to_probabilities` (class map -> [B, O, O, C])."""
+    """The real export's evaluation signatures around `to_probabilities` (class map -> [B, O, O,
+    C])."""
 
     def parse(examples, key):
         spec = {key: tf.io.FixedLenFeature([OUT * OUT], tf.int64)}
