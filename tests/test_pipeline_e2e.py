@@ -150,7 +150,11 @@ def test_a_new_threshold_or_beam_flag_reevaluates_without_retraining(first_run):
     assert threshold["model_id"] == first["model_id"]
 
     run_pipeline(
-        output_dir, *FIRST_RUN, "--mean-iou-threshold", "0.01", "--beam-args",
+        output_dir,
+        *FIRST_RUN,
+        "--mean-iou-threshold",
+        "0.01",
+        "--beam-args",
         "--direct_num_workers=2",
     )
     beam = _summary(output_dir)
