@@ -17,8 +17,8 @@ from models.training import memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEASURE = """
-import json, resource, sys
-import models, psutil, tensorflow as tf
+import json, sys, threading, time
+import models, tensorflow as tf
 from components.example_gen.oxford import OXFORD_PETS
 from models.config import get_config
 from models.training import memory, timing
@@ -28,9 +28,20 @@ config = get_config("paper", tile_size=252, base_filters=16, batch_size=batch,
                     optimizer="adam").with_dataset(OXFORD_PETS).trainer()
 model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
 step = timing.step_function(model, timing.random_batch(config))
-before = psutil.Process().memory_info().rss
+def anonymous():  # RssAnon: the heap, not the libraries' pages the kernel may drop and fault back
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("RssAnon:"))
+before, peak, done = anonymous(), [0], threading.Event()
+def sample():
+    while not done.is_set():
+        peak[0] = max(peak[0], anonymous())
+        time.sleep(0.002)
+sampler = threading.Thread(target=sample)
+sampler.start()
 step(); step()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+done.set()
+sampler.join()
+peak = max(peak[0], anonymous())
 estimate = memory.step_memory(model, "adam").for_batch(batch)
 print(json.dumps({"estimate": estimate, "measured": peak - before}))
 """
