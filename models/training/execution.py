@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,6 +62,19 @@ def _gpu_compute_capability(gpu: tf.config.PhysicalDevice) -> tuple[int, int]:
     return tuple(details.get("compute_capability", (0, 0)))  # type: ignore[return-value]
 
 
+def _op_error_cause(error: Exception) -> str:
+    """The line of a TensorFlow op error that says what failed: a graph error's message starts with
+    "Graph execution error:" and the stack of the node, and names the cause after them."""
+    lines = [line.strip() for line in (getattr(error, "message", "") or str(error)).splitlines()]
+    for line in lines:
+        if re.search(r"could not|cannot|failed|unimplemented|not supported", line, re.I) and not (
+            line.startswith(("Graph execution error", "File ", "[[", "Detected at node"))
+        ):
+            return line
+    useful = [line for line in lines if line and not line.startswith("Graph execution error")]
+    return (useful or [type(error).__name__])[0]
+
+
 def choose_precision(
     requested: str,
     gpus: list,
@@ -90,8 +104,8 @@ def choose_precision(
     try:
         timings["mixed_bfloat16"] = probe("mixed_bfloat16")
     except tf.errors.OpError as error:  # the flags promise kernels this TensorFlow cannot build
-        first_line = (error.message or type(error).__name__).strip().splitlines()[0]
-        return "float32", f"CPU has {bf16} but a mixed_bfloat16 step failed ({first_line[:160]})"
+        cause = _op_error_cause(error)
+        return "float32", f"CPU has {bf16} but a mixed_bfloat16 step failed ({cause[:160]})"
     fastest = min(timings, key=timings.get)
     measured = ", ".join(f"{p} {1000 * s:.0f} ms/step" for p, s in timings.items())
     return fastest, f"CPU has {bf16}; measured {measured}"
