@@ -53,7 +53,7 @@ Detected at node model/conv2d/Conv2D defined at (most recent call last):
 
 Operation received an exception:Status: 5, message: could not create a primitive descriptor for a \
 convolution forward propagation primitive, in file tensorflow/core/kernels/mkl/mkl_conv_ops.cc:1171
-	 [[{{node model/conv2d/Conv2D}}]] [Op:__inference_step_1234]"""
+\t [[{{node model/conv2d/Conv2D}}]] [Op:__inference_step_1234]"""
 
 
 def test_a_bfloat16_step_that_fails_falls_back_to_float32():
