@@ -2,6 +2,7 @@
 
     python -m bench.bench_serving_scale                # demo preset network, this machine
     python -m bench.bench_serving_scale --images 200 --threads 8 --requests 200
+    python -m bench.bench_serving_scale --model outputs/serving_model/VERSION   # a trained model
 
 - REST bytes: the JSON TF Serving writes (its rules: tests/tf_serving_rest.py) for predict_image's
   answer now (a PNG per image and the size) against the answer before it was made compact (the same
@@ -141,18 +142,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--model", help="a pushed model (a trained one: its masks compress as real answers do); "
+        "default: the preset's network with random weights"
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    config = configs.get_config(args.preset).with_dataset(OXFORD_PETS).trainer()
     work = tempfile.mkdtemp(prefix="bench_serving_scale_")
-    model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
-    model_dir = os.path.join(work, "m")
-    export.export_serving_model(model, _TransformOutput(config, work), config.tile_size,
-                                model_dir, config.dataset, 40.0)  # fmt: skip
+    model_dir = args.model or os.path.join(work, "m")
+    if not args.model:
+        config = configs.get_config(args.preset).with_dataset(OXFORD_PETS).trainer()
+        model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
+        export.export_serving_model(model, _TransformOutput(config, work), config.tile_size,
+                                    model_dir, config.dataset, 40.0)  # fmt: skip
     served = tf.saved_model.load(model_dir)
     photos = [_pet(375, 500, i)[0] for i in range(4)]
     results = {
         "machine": describe_machine(),
-        "preset": args.preset,
+        "model": args.model or f"{args.preset} preset, random weights",
         "rest": rest_bytes(served, photos, 4 * 500 * 375 / 1e6),
         "load": load(served, photos[0], args.threads, args.requests),
         "collection": collection(model_dir, args.images, work),
