@@ -145,7 +145,11 @@ def test_uint8_input_and_bfloat16_policy_give_float32_logits():
         input_dtype="uint8",
         num_classes=3,
     )
-    out = model(np.full((1, 92, 92, 3), 200, np.uint8))
-    assert out.dtype == tf.float32
     assert model.get_layer("down0_conv1").compute_dtype == "bfloat16"
+    assert model.output.dtype == tf.float32 and tuple(model.output.shape) == (None, 52, 52, 3)
+    try:
+        out = model(np.full((1, 92, 92, 3), 200, np.uint8))
+    except tf.errors.AbortedError as error:  # oneDNN without bfloat16 kernels (e.g. AVX2 only)
+        pytest.skip(f"no bfloat16 convolution on this CPU: {str(error).splitlines()[0][:80]}")
+    assert out.dtype == tf.float32
     assert out.shape == (1, 52, 52, 3)
