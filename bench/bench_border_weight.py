@@ -14,7 +14,6 @@ predicted component matches it. Prints a table and writes bench/results/border_w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
 from bench.machine import describe as describe_machine
+from bench.machine import write_results
 from models import contracts
 from pipeline import run_report
 from pipeline.synthetic.cells import CELL, generate_synthetic_cells
@@ -121,9 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, t in results["runs"].items():
         print(f"{label:<20} {t['cells']:>10} {t['touching']:>9} {t['separated']:>10} "
               f"{t['matched']:>8}")  # fmt: skip
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        json.dump(results, f, indent=2)
+    write_results(RESULTS, results)
     return 0
 
 

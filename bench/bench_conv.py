@@ -13,12 +13,12 @@ bench/results/conv.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import tensorflow as tf
 
 from bench.machine import describe as describe_machine
+from bench.machine import write_results
 from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
 from models.network.unet import build_unet
@@ -127,9 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [bench_preset(name, args.steps, args.rounds) for name in args.presets]
     for result in results:
         print(format_table(result))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"machine": describe_machine(), "results": results}, f, indent=2)
+    write_results(args.out, {"machine": describe_machine(), "results": results})
     return 0
 
 

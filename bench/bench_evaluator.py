@@ -15,7 +15,6 @@ example K x K counts). Writes bench/results/evaluator.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import tempfile
 import time
 
 from bench.machine import describe as describe_machine
+from bench.machine import write_results
 from models.config import EvaluationConfig
 from models.dataset import DatasetSpec
 from models.evaluation import eval_config
@@ -133,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
               f"examples/s whole, {row['examples_per_s_marginal']:6.1f} marginal")  # fmt: skip
     print(f"speedup {results['speedup_marginal']:.2f}x marginal, "
           f"{results['speedup_whole_run']:.2f}x whole runs; identical: {identical}")  # fmt: skip
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        json.dump(results, f, indent=2)
+    write_results(RESULTS, results)
     return 0
 
 

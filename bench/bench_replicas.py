@@ -14,7 +14,6 @@ Writes bench/results/replicas.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -23,6 +22,7 @@ import tempfile
 import time
 
 from bench.machine import describe as describe_machine
+from bench.machine import write_results
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results", "replicas.json")
@@ -57,9 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows.values():
         row["x_one_replica"] = row["images_per_s"] / one
     results = {"machine": describe_machine(), "preset": args.preset, "steps": args.steps, **rows}
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        json.dump(results, f, indent=2)
+    write_results(RESULTS, results)
     return 0
 
 

@@ -15,7 +15,6 @@ ran (sampled every 0.2 s), and bytes written. Writes bench/results/scale.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -28,6 +27,7 @@ import psutil
 
 from bench.bench_pipeline_memory import tree_rss
 from bench.machine import describe as describe_machine
+from bench.machine import write_results
 from pipeline.synthetic.catalogue import OXFORD_TEST, OXFORD_TRAINVAL
 from pipeline.synthetic.pets import generate_synthetic_pets
 
@@ -125,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{c['bytes_written'] / 1e6:.1f} |")  # fmt: skip
         print(f"| {row['images']} | **whole run** | {row['pipeline_seconds']:.0f} | "
               f"{row['peak_rss_mib']:.0f} | |")  # fmt: skip
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as out:
-        json.dump({"machine": describe_machine(), "rows": rows}, out, indent=2)
+    write_results(RESULTS, {"machine": describe_machine(), "rows": rows})
     return 0
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import statistics
 import tempfile
@@ -29,6 +28,7 @@ from PIL import Image
 
 from bench import flops, plain_serving
 from bench.machine import describe as describe_machine
+from bench.machine import write_results
 from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
 from models import contracts
@@ -178,9 +178,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{p['p50_ms']:>8.1f}/{p['p95_ms']:<8.1f} {row['ratio']:>6.2f}")  # fmt: skip
     print(f"matmul peak {peak:.0f} GFLOP/s; share reached by the tiled forward pass: "
           f"{results['share_of_peak']:.1%}")  # fmt: skip
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        json.dump(results, f, indent=2)
+    write_results(RESULTS, results)
     return 0
 
 

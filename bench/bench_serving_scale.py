@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from bench.bench_serving import _pet, _TransformOutput
 from bench.machine import describe as describe_machine
+from bench.machine import write_results
 from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
 from models import contracts
@@ -165,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=1))
     assert results["load"]["errors"] == 0
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        json.dump(results, f, indent=2)
+    write_results(RESULTS, results)
     return 0
 
 

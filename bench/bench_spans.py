@@ -17,7 +17,6 @@ bench/results/spans.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -26,6 +25,7 @@ import tempfile
 import time
 
 from bench.machine import describe as describe_machine
+from bench.machine import write_results
 from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
 
@@ -85,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         parts = ", ".join(f"{k} {v:.0f} s" for k, v in row["components"].items())
         print(f"{name:<18} {row['seconds']:6.0f} s  mean IoU {row['eval_mean_iou']:.3f}  ({parts})")
     print(f"week 2 costs {results['week_2_over_full']:.2f} of a full rerun")
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
-        json.dump(results, f, indent=2)
+    write_results(RESULTS, results)
     return 0
 
 

@@ -20,3 +20,12 @@ def describe() -> dict:
         "cpu_bf16": sorted(execution.cpu_flags() & set(execution.BF16_CPU_FLAGS)),
         "gpus": [gpu.name for gpu in tf.config.list_physical_devices("GPU")],
     }
+
+
+def write_results(path: str, results: dict) -> None:
+    """A benchmark's numbers as JSON under bench/results/ (the folder made if missing)."""
+    import json
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
