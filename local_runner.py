@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline import endings, workspace
 
     console.configure_logging()
-    endings.raise_on_sigterm()
+    endings.raise_on_signals()
     args = parse_args(argv)
     try:
         config = build_config(args)
@@ -130,6 +130,7 @@ def _end(config: configs.PipelineConfig, error: BaseException) -> int:
     from models import console
     from pipeline import endings
 
+    endings.interrupt_caught()  # the run ends here: a second delivery would cut this short
     ending = endings.classify(error, console.running_component())
     log = endings.write_log(config.run.output_dir, error)
     if ending.bug or config.run.debug:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -99,11 +100,42 @@ def write_log(output_dir: str, error: BaseException) -> str | None:
         return None
 
 
-def raise_on_sigterm() -> None:
-    """SIGTERM raises Terminated in the main thread, as SIGINT raises KeyboardInterrupt, so both
-    unwind the run the same way (the lock released, child processes stopped)."""
+# Seconds between deliveries of the same interrupt until the run's top level has caught it.
+REDELIVER_SECONDS = 3.0
+_interrupt = {"signal": None, "caught": False}
+
+
+def raise_on_signals() -> None:
+    """SIGINT raises KeyboardInterrupt and SIGTERM Terminated in the main thread, so both unwind
+    the run the same way (the lock released, child processes stopped), and each is raised again
+    every REDELIVER_SECONDS until `interrupt_caught()` says the top level has it.
+
+    One delivery is not enough: native code that calls back into Python and clears the errors it
+    gets (TensorFlow's bindings clear some) drops an interrupt that lands there without a trace.
+    Under load, one Ctrl-C in three during float32 training was lost so and the run went on to
+    push; which call dropped it was not found, and with the second delivery none was lost.
+    """
+    _interrupt.update(signal=None, caught=False)
 
     def handler(signum, frame):
-        raise errors.Terminated()
+        if _interrupt["signal"] is None:
+            _interrupt["signal"] = signum
+            threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
+        raise KeyboardInterrupt() if signum == signal.SIGINT else errors.Terminated()
 
+    signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+
+def _redeliver(signum: int) -> None:
+    main = threading.main_thread().ident
+    while True:
+        time.sleep(REDELIVER_SECONDS)
+        if _interrupt["caught"]:
+            return
+        signal.pthread_kill(main, signum)
+
+
+def interrupt_caught() -> None:
+    """The run's top level has the interrupt: no more deliveries while it cleans up."""
+    _interrupt["caught"] = True

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="first_run")]
 NOISE = (
     "cuDNN", "cuFFT", "cuBLAS", "TensorRT", "cuda drivers", "ArtifactQuery.property_predicate",
     "payload_format", "non-supported Python version", "AutoGraph", "is deprecated", "I0000",
-    "python-snappy", "absl::InitializeLog", "Local rendezvous",
+    "python-snappy", "absl::InitializeLog", "Local rendezvous", "is slow compared to the batch",
 )  # fmt: skip
 DOCS_SCREENSHOT = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "report.png"
