@@ -45,6 +45,15 @@ DATASET_ASSET = os.path.join("assets.extra", "dataset.json")
 NETWORK_ASSET = os.path.join("assets.extra", "network.json")  # what a warm start must match
 RESIZE_STRIP_ROWS = 256  # full-resolution rows resized at a time: bounds the float memory
 TILE_BATCH = 4  # tiles per network call in predict_image_tiled
+EXAMPLES = tf.TensorSpec([None], tf.string, name=contracts.EXAMPLES_INPUT)
+IMAGES = tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)
+
+
+def _graph(*inputs: tf.TensorSpec) -> Callable:
+    """tf.function without AutoGraph: the signatures hold no Python control flow over tensors
+    (map_fn and tf.where do it), and converting their code and every Keras layer's took most of
+    the export's time."""
+    return tf.function(input_signature=list(inputs), autograph=False)
 
 
 def _raw_feature(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
@@ -101,7 +110,11 @@ class SegmentationServer(tf.Module):
         max_megapixels: float,
     ) -> None:
         super().__init__(name="petunet")
-        self.model = model
+        # The Keras model itself is not tracked, only its layers' weights: tracked, it would be
+        # saved as a Keras object too, every layer's call traced beside the signatures (export
+        # and each load took several times longer, for functions nothing serves).
+        self.__dict__["_network"] = model
+        self.network_weights = layer_weights(model)
         self.tft_layer = tf_transform_output.transform_features_layer()
         self._raw_spec = tf_transform_output.raw_feature_spec()
         self._tile_size = tile_size
@@ -111,9 +124,14 @@ class SegmentationServer(tf.Module):
         self._class_values = tf.constant(dataset.class_values, tf.int32)
         self._max_megapixels = max_megapixels
 
+        # One traced network that every signature calls: traced inside each of them instead, the
+        # export took most of its time tracing the same layers eight times.
+        tiles = tf.TensorSpec([None, tile_size, tile_size, dataset.num_channels], tf.uint8)
+        self._tile_probabilities = _graph(tiles)(self._network_probabilities)
+
     # --- shared pieces ---------------------------------------------------------------------------
-    def _tile_probabilities(self, tiles: tf.Tensor) -> tf.Tensor:
-        logits = self.model(tiles, training=False)
+    def _network_probabilities(self, tiles: tf.Tensor) -> tf.Tensor:
+        logits = self._network(tiles, training=False)
         return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
 
     def _probabilities(self, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -199,11 +217,11 @@ class SegmentationServer(tf.Module):
         )
 
     # --- signatures -----------------------------------------------------------------------------
-    @tf.function
+    @tf.function(autograph=False)
     def predict_tiles(self, tiles: tf.Tensor) -> dict[str, tf.Tensor]:
         return {contracts.PROBABILITIES_KEY: self._tile_probabilities(tiles)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contracts.EXAMPLES_INPUT)])
+    @_graph(EXAMPLES)
     def predict_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         probabilities = self._canvas_probabilities(examples)
         return {
@@ -211,7 +229,7 @@ class SegmentationServer(tf.Module):
             contracts.CLASSES_KEY: tf.argmax(probabilities, axis=-1),
         }
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contracts.EXAMPLES_INPUT)])
+    @_graph(EXAMPLES)
     def evaluate(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         """Per example, the confusion matrix of the canvas prediction against the label (rows the
         true class, columns the predicted; IGNORE left out): what the Evaluators' metrics sum."""
@@ -233,7 +251,7 @@ class SegmentationServer(tf.Module):
             fn_output_signature=tf.TensorSpec([self._output_size] * 2, tf.int64),
         )
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contracts.EXAMPLES_INPUT)])
+    @_graph(EXAMPLES)
     def transform_features(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = tf.io.parse_example(examples, self._raw_spec)
         transformed = self.tft_layer(raw)
@@ -243,23 +261,17 @@ class SegmentationServer(tf.Module):
             contracts.IMAGE_SIZE_KEY: transformed[contracts.IMAGE_SIZE_KEY],
         }
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
-    )
+    @_graph(IMAGES)
     def predict_image(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._png_answer(*self._resized_classes(image_bytes))
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
-    )
+    @_graph(IMAGES)
     def predict_image_mask(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         classes, sizes = self._resized_classes(image_bytes)
         _, mask = self._masks(classes, sizes)
         return {contracts.MASK_OUTPUT_KEY: mask, contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64)}
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
-    )
+    @_graph(IMAGES)
     def predict_image_tiled(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         sizes = self._checked_sizes(image_bytes)
         largest = tf.cast(tf.reduce_max(sizes, axis=0), tf.int32)
@@ -276,9 +288,7 @@ class SegmentationServer(tf.Module):
         )
         return self._png_answer(classes, sizes)
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None], tf.string, name=contracts.IMAGE_BYTES_INPUT)]
-    )
+    @_graph(IMAGES)
     def predict_image_probabilities(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         resized, sizes = self._per_image(
             image_bytes,

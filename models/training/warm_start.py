@@ -40,7 +40,9 @@ def begin(model: tf.keras.Model, config: TrainerConfig, base_model: str | None) 
             "scratch without --warm-start, or with the settings it was trained with",
         )
     loaded = tf.saved_model.load(base_model)
-    source = {v.name: v for v in loaded.model.variables}
+    saved = getattr(loaded, "network_weights", None)  # models exported before: the whole model
+    saved = list(saved) if saved is not None else loaded.model.variables
+    source = {v.name: v for v in saved}
     target = {w.name: w for w in layer_weights(model)}
     missing = sorted(set(target) - set(source))
     if missing:
