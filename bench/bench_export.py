@@ -85,11 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         "tile": args.tile,
         "base_filters": args.filters,
         "depth": args.depth,
-        "export_seconds": min(exports),
+        # The first export in a process is what the Trainer pays; later ones reuse caches.
+        "export_seconds_first": exports[0],
+        "export_seconds_repeat": min(exports[1:] or exports),
         "load_seconds": min(loads),
         "functions": _functions(destination),
     }
-    print(f"export {results['export_seconds']:.1f} s, load {results['load_seconds']:.1f} s, "
+    print(f"export {results['export_seconds_first']:.1f} s (again "
+          f"{results['export_seconds_repeat']:.1f} s), load {results['load_seconds']:.1f} s, "
           f"{results['functions']} functions in the SavedModel")  # fmt: skip
     write_results(RESULTS, results)
     return 0

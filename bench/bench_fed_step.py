@@ -1,0 +1,99 @@
+"""The train step fed by the Trainer's input pipeline, against the same step on one random batch
+(what the precision probe times) and on real batches held in memory: what the input work (elastic
+deformation, weight maps) costs the step when both share the cores.
+
+    ./scripts/run.sh                                   # a demo run first, for its Transform output
+    python -m bench.bench_fed_step --run outputs       # then this, on that run's output dir
+
+The precision is the one the Trainer's plan picks on this machine. Rounds alternate the three
+feeds on one compiled model, so that machine noise hits all alike; the median of the rounds is
+reported. Writes bench/results/fed_step.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+from bench.machine import describe as describe_machine
+from bench.machine import write_results
+from pipeline import node_ids, run_report
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "bench", "results", "fed_step.json")
+CACHED_BATCHES = 20
+PROBE = "random batch (the precision probe)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", default="outputs", help="a finished run's --output-dir")
+    parser.add_argument("--preset", default="demo", help="the preset that run used")
+    parser.add_argument("--steps", type=int, default=100, help="steps per feed per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    from models import config as configs
+    from models.dataset import DatasetSpec
+    from models.training import execution, inputs, timing
+    from models.training.model import build_training_model
+
+    nodes = run_report.last_run(os.path.join(args.run, "metadata.sqlite"), "petunet")
+    examples = nodes[node_ids.EXAMPLE_GEN].artifact("examples").uri
+    with open(os.path.join(examples, "dataset.json")) as f:
+        dataset = DatasetSpec.from_json(f.read())
+    trainer_config = configs.get_config(args.preset).with_dataset(dataset).trainer()
+    transform = tft.TFTransformOutput(nodes[node_ids.TRANSFORM].artifact("transform_graph").uri)
+    transformed = nodes[node_ids.TRANSFORM].artifact("transformed_examples").uri
+    train_files = tf.io.gfile.glob(os.path.join(transformed, "Split-train", "*"))
+    plan = execution.plan_for(trainer_config)
+    model = build_training_model(
+        trainer_config, tf.distribute.get_strategy(), plan.precision, plan.jit_compile, 10_000
+    )
+    train_function = model.make_train_function()
+    spec = transform.transformed_feature_spec()
+    real = inputs.from_tfrecords(train_files, spec, trainer_config, training=True)
+    feeds = {
+        PROBE: iter(tf.data.Dataset.from_tensors(timing.random_batch(trainer_config)).repeat()),
+        "real batches held in memory": iter(real.take(CACHED_BATCHES).cache().repeat()),
+        "the Trainer's input pipeline": iter(real),
+    }
+    per_call = trainer_config.training.steps_per_execution
+    for iterator in feeds.values():  # tracing, the cache filled, the pipeline's buffers full
+        for _ in range(max(CACHED_BATCHES // per_call, 1) + 1):
+            float(train_function(iterator)["loss"])
+    timings: dict[str, list[float]] = {name: [] for name in feeds}
+    calls = max(args.steps // per_call, 1)
+    for _ in range(args.rounds):
+        for name, iterator in feeds.items():
+            started = time.perf_counter()
+            for _ in range(calls):
+                result = train_function(iterator)
+            float(result["loss"])
+            timings[name].append((time.perf_counter() - started) / (calls * per_call))
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    probe = medians[PROBE]
+    results = {
+        "machine": describe_machine(),
+        "preset": args.preset,
+        "precision": plan.precision,
+        "steps_per_round": calls * per_call,
+        "ms_per_step": {name: 1000 * value for name, value in medians.items()},
+        "relative_to_probe": {name: value / probe for name, value in medians.items()},
+        "rounds": {name: [1000 * v for v in values] for name, values in timings.items()},
+    }
+    for name, value in medians.items():
+        print(f"{name:<36} {1000 * value:6.1f} ms/step  {value / probe:5.2f}x")
+    write_results(RESULTS, results)
+    print(json.dumps(results["ms_per_step"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
