@@ -24,7 +24,6 @@ import time
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
 from models.config import EvaluationConfig
-from models.dataset import DatasetSpec
 from models.evaluation import eval_config
 from pipeline import node_ids, run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
@@ -41,8 +40,7 @@ def evaluate(nodes: dict, out: str, splits: list[str], in_graph: bool) -> dict:
     from tfx.utils import json_utils, proto_utils
 
     examples = nodes[node_ids.EXAMPLE_GEN].artifact("examples")
-    with open(os.path.join(examples.uri, "dataset.json")) as f:
-        dataset = DatasetSpec.from_json(f.read())
+    dataset = run_report.examples_dataset(nodes)
     examples_artifact = standard_artifacts.Examples()
     examples_artifact.uri = examples.uri
     examples_artifact.split_names = artifact_utils.encode_split_names(["train", "eval", "test"])

@@ -56,15 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from models.dataset import DatasetSpec
     from models.network.unet import build_unet
     from models.serving.export import export_serving_model
 
     nodes = run_report.last_run(os.path.join(out, "metadata.sqlite"), "petunet")
-    with open(
-        os.path.join(nodes[node_ids.EXAMPLE_GEN].artifact("examples").uri, "dataset.json")
-    ) as f:
-        dataset = DatasetSpec.from_json(f.read())
+    dataset = run_report.examples_dataset(nodes)
     transform = tft.TFTransformOutput(nodes[node_ids.TRANSFORM].artifact("transform_graph").uri)
     exports, loads = [], []
     for round_ in range(args.rounds):

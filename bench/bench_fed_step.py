@@ -40,14 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow_transform as tft
 
     from models import config as configs
-    from models.dataset import DatasetSpec
     from models.training import execution, inputs, timing
     from models.training.model import build_training_model
 
     nodes = run_report.last_run(os.path.join(args.run, "metadata.sqlite"), "petunet")
-    examples = nodes[node_ids.EXAMPLE_GEN].artifact("examples").uri
-    with open(os.path.join(examples, "dataset.json")) as f:
-        dataset = DatasetSpec.from_json(f.read())
+    dataset = run_report.examples_dataset(nodes)
     trainer_config = configs.get_config(args.preset).with_dataset(dataset).trainer()
     transform = tft.TFTransformOutput(nodes[node_ids.TRANSFORM].artifact("transform_graph").uri)
     transformed = nodes[node_ids.TRANSFORM].artifact("transformed_examples").uri

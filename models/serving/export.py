@@ -126,8 +126,10 @@ class SegmentationServer(tf.Module):
 
         # One traced network that every signature calls: traced inside each of them instead, the
         # export took most of its time tracing the same layers eight times.
-        tiles = tf.TensorSpec([None, tile_size, tile_size, dataset.num_channels], tf.uint8)
-        self._tile_probabilities = _graph(tiles)(self._network_probabilities)
+        self.tiles_spec = tf.TensorSpec(
+            [None, tile_size, tile_size, dataset.num_channels], tf.uint8, name=contracts.TILES_INPUT
+        )
+        self._tile_probabilities = _graph(self.tiles_spec)(self._network_probabilities)
 
     # --- shared pieces ---------------------------------------------------------------------------
     def _network_probabilities(self, tiles: tf.Tensor) -> tf.Tensor:
@@ -354,11 +356,7 @@ def export_serving_model(
             server.predict_image_probabilities.get_concrete_function()
         ),
         contracts.PREDICT_TILES_SIGNATURE: server.predict_tiles.get_concrete_function(
-            tf.TensorSpec(
-                [None, tile_size, tile_size, dataset.num_channels],
-                tf.uint8,
-                name=contracts.TILES_INPUT,
-            )
+            server.tiles_spec
         ),
     }
     tf.saved_model.save(server, export_dir, signatures=signatures)
