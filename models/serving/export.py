@@ -56,6 +56,19 @@ def _graph(*inputs: tf.TensorSpec) -> Callable:
     return tf.function(input_signature=list(inputs), autograph=False)
 
 
+def first_largest(values: tf.Tensor) -> tf.Tensor:
+    """int32 index of the largest value along the last axis, the first one on ties (argmax's
+    rule): a running comparison over the few classes, which on CPU takes 0.6x the time of
+    tf.argmax reducing a last axis of 3 (docs/PERFORMANCE.md)."""
+    best = values[..., 0]
+    index = tf.zeros(tf.shape(best), tf.int32)
+    for k in range(1, values.shape[-1]):
+        larger = values[..., k] > best
+        index = tf.where(larger, k, index)
+        best = tf.maximum(best, values[..., k])
+    return index
+
+
 def _raw_feature(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
     """A [B] string batch in the shape the raw schema gave the feature (as parse_example would)."""
     if isinstance(spec, tf.io.FixedLenFeature):
@@ -110,6 +123,7 @@ class SegmentationServer(tf.Module):
         max_megapixels: float,
     ) -> None:
         super().__init__(name="petunet")
+        model = float32_network(model)
         # The Keras model itself is not tracked, only its layers' weights: tracked, it would be
         # saved as a Keras object too, every layer's call traced beside the signatures (export
         # and each load took several times longer, for functions nothing serves).
@@ -129,22 +143,26 @@ class SegmentationServer(tf.Module):
         self.tiles_spec = tf.TensorSpec(
             [None, tile_size, tile_size, dataset.num_channels], tf.uint8, name=contracts.TILES_INPUT
         )
-        self._tile_probabilities = _graph(self.tiles_spec)(self._network_probabilities)
+        self._tile_logits = _graph(self.tiles_spec)(self._network_logits)
 
     # --- shared pieces ---------------------------------------------------------------------------
-    def _network_probabilities(self, tiles: tf.Tensor) -> tf.Tensor:
-        logits = self._network(tiles, training=False)
-        return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+    def _network_logits(self, tiles: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self._network(tiles, training=False), tf.float32)
 
-    def _probabilities(self, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
+    def _tile_probabilities(self, tiles: tf.Tensor) -> tf.Tensor:
+        return tf.nn.softmax(self._tile_logits(tiles), axis=-1)
+
+    def _tiles(self, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
         tile, canvas = self._tile_size, self._output_size
         margin = (tile - canvas) // 2
-        tiles = tf.map_fn(
+        return tf.map_fn(
             lambda args: overlap_tile.tile_from_bytes(*args, canvas, margin, self._channels),
             (transformed[contracts.IMAGE_REGION_KEY], transformed[contracts.CANVAS_BOX_KEY]),
             fn_output_signature=tf.TensorSpec([tile, tile, self._channels], tf.uint8),
         )
-        return self._tile_probabilities(tiles)
+
+    def _probabilities(self, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
+        return self._tile_probabilities(self._tiles(transformed))
 
     def _checked_sizes(self, image_bytes: tf.Tensor) -> tf.Tensor:
         """int64 [B, 2] header sizes, each image checked (INVALID_ARGUMENT otherwise)."""
@@ -236,7 +254,9 @@ class SegmentationServer(tf.Module):
         """Per example, the confusion matrix of the canvas prediction against the label (rows the
         true class, columns the predicted; IGNORE left out): what the Evaluators' metrics sum."""
         transformed = self.tft_layer(tf.io.parse_example(examples, self._raw_spec))
-        predicted = tf.argmax(self._probabilities(transformed), axis=-1, output_type=tf.int32)
+        # The class from the logits: the softmax cannot change which class is largest, and over
+        # the canvas it cost as much as the argmax and the counts together.
+        predicted = first_largest(self._tile_logits(self._tiles(transformed)))
         labels = self._canvas_labels(transformed)
         k = self._num_classes
         valid = (labels >= 0) & (labels < k)
@@ -309,6 +329,28 @@ IMAGE_SIGNATURES = (
     contracts.PREDICT_IMAGE_MASK_SIGNATURE,
     contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE,
 )
+
+
+def float32_network(model: tf.keras.Model) -> tf.keras.Model:
+    """The trained network computing in float32, with the same weights.
+
+    A network trained in mixed precision computes in bfloat16 or float16; saved that way, it runs
+    only where such kernels exist: on a CPU without AVX512-BF16 oneDNN cannot build its bfloat16
+    convolution, and every signature fails ("could not create a primitive descriptor"). The
+    weights are float32 in any precision, so the served network computes in float32 and loads
+    on any server.
+    """
+    computing = [x for x in model.layers if not isinstance(x, tf.keras.layers.InputLayer)]
+    if all(layer.compute_dtype == "float32" for layer in computing):
+        return model
+
+    def in_float32(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer:
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    twin = tf.keras.models.clone_model(model, clone_function=in_float32)
+    for source, target in zip(model.layers, twin.layers, strict=True):
+        target.set_weights(source.get_weights())
+    return twin
 
 
 def layer_weights(model: tf.keras.Model) -> list[tf.Variable]:
