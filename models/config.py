@@ -435,7 +435,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # The one-command run on a 2-core CPU in under 10 minutes: the paper's depth and geometry with
     # 8 base filters on 316 tiles, 4,000 generated pets (with 1,000 the model overfit), and as many
-    # steps as fit 6 minutes here (docs/PERFORMANCE.md has the experiments behind each value).
+    # steps as fit 5.5 minutes here (docs/PERFORMANCE.md has the experiments behind each value).
     "demo": {
         "synthetic_num_images": 4000,
         "tile_size": 316,
@@ -448,7 +448,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lr_schedule": "cosine",
         "batch_size": 4,
         "train_steps": 20_000,  # the most; the budget decides (3,500-4,000 steps with bfloat16)
-        "train_minutes": 6.0,  # with the rest of the run, 10 minutes on 2 cores
+        "train_minutes": 5.5,  # with the rest of the run, under 10 minutes on 2 cores on a slow day
         "eval_steps": 12,
         "shuffle_buffer": 64,
         "checkpoint_every_steps": 550,
