@@ -48,7 +48,7 @@ def model_spec(in_graph: bool = True) -> tfma.ModelSpec:
     """How TFMA calls the exported model. in_graph: the `evaluate` signature's per-example
     confusion matrices (K x K counts); otherwise the per-pixel way, `transform_features`' labels
     and `predict_examples`' O x O x K probabilities, which the combiner counts in NumPy (the same
-    values, 1.2x slower per example at the 572 tile; the benchmark and a test compare them)."""
+    values, 1.6-1.75x slower at full size at the 572 tile; benchmarks and a test compare them)."""
     if in_graph:
         return tfma.ModelSpec(
             signature_name=contracts.EVALUATION_SIGNATURE,
