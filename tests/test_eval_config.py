@@ -53,6 +53,8 @@ def test_eval_config_structure():
     by_key = {(k.name, k.is_diff): [t for _, t in v] for k, v in thresholds.items()}
     assert set(by_key) == {("mean_iou", False), ("mean_iou", True), ("iou/pet", False),
                            ("iou/pet", True)}  # fmt: skip
+    judged = [spec for v in thresholds.values() for spec, _ in v]
+    assert len(judged) == 4 and all(spec == tfma.SlicingSpec() for spec in judged)  # overall only
     assert by_key[("mean_iou", False)][0].lower_bound.value == 0.5
     assert by_key[("iou/pet", False)][0].lower_bound.value == pytest.approx(0.4)
     change = by_key[("mean_iou", True)][0]

@@ -245,7 +245,9 @@ def metric_configs(
     """MetricConfigs of `segmentation_metrics`, with thresholds keyed by metric name.
 
     Thresholds must sit on the MetricConfig of the metric they judge: TFMA matches a
-    MetricConfig threshold against the key named after that metric only.
+    MetricConfig threshold against the key named after that metric only. They judge the overall
+    slice only: a plain MetricConfig threshold judges every slice, so a model better overall was
+    refused for being worse on a 10-image slice (object_size: large), whose scores are noise.
     """
     thresholds = dict(thresholds or {})
     configs = []
@@ -256,7 +258,9 @@ def metric_configs(
             config=json.dumps(metric.get_config(), sort_keys=True),
         )
         if metric.name in thresholds:
-            metric_config.threshold.CopyFrom(thresholds.pop(metric.name))
+            metric_config.per_slice_thresholds.add(
+                slicing_specs=[config_pb2.SlicingSpec()], threshold=thresholds.pop(metric.name)
+            )
         configs.append(metric_config)
     if thresholds:
         raise ValueError(f"thresholds for unknown metrics: {sorted(thresholds)}")
