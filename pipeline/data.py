@@ -20,12 +20,18 @@ def resolve_data_root(config: PipelineConfig) -> str:
         from pipeline.synthetic.cells import generate_synthetic_cells
 
         return generate_synthetic_cells(
-            config.synthetic_data_dir, data.synthetic_num_images, data.synthetic_seed
+            config.synthetic_data_dir,
+            data.synthetic_num_images,
+            data.synthetic_seed,
+            test_percent=data.synthetic_test_percent,
         )
     from pipeline.synthetic.pets import generate_synthetic_pets
 
     return generate_synthetic_pets(
-        config.synthetic_data_dir, data.synthetic_num_images, data.synthetic_seed
+        config.synthetic_data_dir,
+        data.synthetic_num_images,
+        data.synthetic_seed,
+        test_percent=data.synthetic_test_percent,
     )
 
 

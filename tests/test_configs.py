@@ -86,6 +86,7 @@ def test_every_setting_belongs_to_exactly_one_section():
         ({"synthetic": "dogs"}, r"--synthetic must be one of"),
         ({"flip": "yes"}, r"--flip must be true or false"),
         ({"train_minutes": -1.0}, r"--train-minutes must be in \[0.0, "),
+        ({"synthetic_test_percent": 95}, r"--test-percent must be in \[0, 90\], got 95"),
     ],
 )
 def test_invalid_values_fail_with_a_message(overrides, message):

@@ -52,6 +52,18 @@ def test_the_cells_generator_writes_a_gray_set_with_an_ignore_label(tmp_path):
     assert nnunet.NnUNetLayout().has_own_test(root, nnunet.describe(root))  # imagesTs + labelsTs
 
 
+def test_the_cells_generator_keeps_the_test_share_it_is_given(tmp_path):
+    default = generate_synthetic_cells(str(tmp_path / "default"), 10, seed=3)
+    assert sorted(os.listdir(os.path.join(default, "labelsTs"))) == [
+        "cells_0005.png", "cells_0010.png"
+    ]  # fmt: skip
+    more = generate_synthetic_cells(str(tmp_path / "more"), 10, seed=3, test_percent=40)
+    assert len(os.listdir(os.path.join(more, "labelsTs"))) == 4
+    with open(os.path.join(more, "dataset.json")) as f:
+        assert json.load(f)["numTraining"] == 6
+    nnunet.describe(more)  # numTraining matches imagesTr
+
+
 @pytest.mark.parametrize(
     "changes,field,problem",
     [

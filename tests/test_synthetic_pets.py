@@ -181,6 +181,17 @@ def test_cli_writes_the_set(tmp_path, capsys) -> None:
         assert Image.open(io.BytesIO(f.read())).size == (160, 120)
 
 
+def test_a_test_percent_sets_the_size_of_the_test_list(tmp_path) -> None:
+    root = generate_synthetic_pets(str(tmp_path / "pets"), 50, seed=1, test_percent=20)
+    annotations = os.path.join(root, "annotations")
+    test = {row[0] for row in _rows(os.path.join(annotations, "test.txt"))}
+    trainval = {row[0] for row in _rows(os.path.join(annotations, "trainval.txt"))}
+    assert (len(test), len(trainval)) == (10, 40) and not test & trainval
+    assert len(os.listdir(os.path.join(root, "images"))) == 50
+    with pytest.raises(ValueError, match="test_percent"):
+        generate_synthetic_pets(str(tmp_path / "bad"), 5, test_percent=100)
+
+
 def test_rejects_bad_count(tmp_path) -> None:
     with pytest.raises(ValueError, match="num_images"):
         generate_synthetic_pets(str(tmp_path), 0)

@@ -27,7 +27,7 @@ from pipeline.synthetic import drawing
 
 MARKER_FILE = "synthetic_cells.json"
 GENERATOR_VERSION = 1
-TEST_SHARE = 5  # every 5th case is a test case
+TEST_PERCENT = 20  # by default every 5th case is a test case
 BACKGROUND, CELL, IGNORE = 0, 1, 2
 
 
@@ -82,6 +82,12 @@ def render_cells(
     return np.clip(image, 0, 255).astype(np.uint8), mask, ids
 
 
+def _is_test(index: int, percent: int) -> bool:
+    """Whether case `index` is a test case: `percent` in every hundred, evenly spread (with 20,
+    every 5th)."""
+    return (index + 1) * percent // 100 > index * percent // 100
+
+
 def _description(num_training: int, with_ignore: bool) -> dict:
     labels = {"background": BACKGROUND, "cell": CELL}
     if with_ignore:
@@ -102,17 +108,24 @@ def generate_synthetic_cells(
     with_ignore: bool = False,
     overwrite: bool = False,
     image_size: tuple[int, int] | None = None,
+    test_percent: int = 0,
 ) -> str:
     """Writes `num_images` cases in nnU-Net's layout under `out_dir`; returns `out_dir`.
 
     image_size: (height, width) for every case; None draws 160-256 px a side.
+    test_percent: the share of cases written as test cases, spread evenly (0: a fifth).
     A folder that already holds a set made with the same parameters is left as it is (the
     pipeline's cache stays valid) unless `overwrite`.
     """
     if num_images < 2:
         raise ValueError(f"num_images must be at least 2 (train and test), got {num_images}")
+    if not 0 <= test_percent < 100:
+        raise ValueError(f"test_percent must be in [0, 100), got {test_percent}")
+    percent = test_percent or TEST_PERCENT
     marker = {"generator_version": GENERATOR_VERSION, "num_images": num_images, "seed": seed,
               "with_ignore": with_ignore, "image_size": list(image_size or ())}  # fmt: skip
+    if percent != TEST_PERCENT:  # the default leaves the marker (and the pipeline cache) as it was
+        marker["test_percent"] = percent
     marker_path = os.path.join(out_dir, MARKER_FILE)
     if os.path.exists(marker_path):
         with open(marker_path) as f:
@@ -130,7 +143,7 @@ def generate_synthetic_cells(
     num_training = 0
     for index in range(num_images):
         image, mask, _ = render_cells(seed, index, image_size, with_ignore)
-        test = index % TEST_SHARE == TEST_SHARE - 1
+        test = _is_test(index, percent)
         images_dir, labels_dir = ("imagesTs", "labelsTs") if test else ("imagesTr", "labelsTr")
         num_training += not test
         case = f"cells_{index + 1:04d}"

@@ -159,17 +159,23 @@ def generate_synthetic_pets(
     overwrite: bool = False,
     trainval_count: int | None = None,
     size_spread: str | None = None,
+    test_percent: int = 0,
 ) -> str:
     """Writes `num_images` pets in the Oxford-IIIT Pet layout under `out_dir`; returns `out_dir`.
 
     image_size: (height, width) for every image (benchmarks); None draws assorted sizes (150-500
     px, or with size_spread="oxford" the real photographs' spread, see oxford_size).
     trainval_count: exactly that many trainval names (None: about half).
+    test_percent: instead of trainval_count, that share of the names in test.txt (0: about half).
     A folder that already holds a set made with the same parameters is left as it is (so a
     pipeline's ExampleGen input fingerprint, and its cache, stay valid) unless `overwrite`.
     """
     if num_images < 1:
         raise ValueError(f"num_images must be positive, got {num_images}")
+    if not 0 <= test_percent < 100:
+        raise ValueError(f"test_percent must be in [0, 100), got {test_percent}")
+    if test_percent and trainval_count is None:
+        trainval_count = max(1, num_images - round(num_images * test_percent / 100))
     if size_spread not in (None, "oxford"):
         raise ValueError(f"size_spread must be None or 'oxford', got {size_spread!r}")
     marker = _marker(num_images, seed, image_size, trainval=trainval_count, spread=size_spread)
