@@ -439,8 +439,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The paper: 64 filters, 572 tiles, SGD momentum 0.99, batch 1. Needs a GPU.
     "paper": {},
     # The one-command run on a 2-core CPU in under 10 minutes: the paper's depth and geometry with
-    # 8 base filters on 316 tiles, 4,000 generated pets (with 1,000 the model overfit), and as many
-    # steps as fit 5.5 minutes here (docs/PERFORMANCE.md has the experiments behind each value).
+    # 8 base filters on 316 tiles, 2,600 generated pets of which 1,692 train (with 414 the model
+    # overfit) and a fifth test (the test split is only reported), and as many steps as fit 5.5
+    # minutes here (docs/PERFORMANCE.md has the experiments behind each value).
     "demo": {
         "synthetic_num_images": 2600,
         "synthetic_test_percent": 20,
