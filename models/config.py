@@ -454,7 +454,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "lr_schedule": "cosine",
         "batch_size": 4,
-        "train_steps": 20_000,  # the most; the budget decides (3,500-4,000 steps with bfloat16)
+        "train_steps": 20_000,  # the most; the budget decides (3,200-3,600 steps with bfloat16)
         "train_minutes": 5.5,  # the rest took up to 4 minutes on a slow day (a 70 s export)
         "eval_steps": 12,
         "shuffle_buffer": 64,
