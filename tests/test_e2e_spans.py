@@ -23,6 +23,7 @@ from tests.e2e_runs import ROOT, run_pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="spans")]
 IMAGES = 200  # a span's train split must be large enough to tell drift from chance (85 here)
+TOLERANCE = 0.03  # of mean IoU; measured: -0.000 to +0.052 (6 runs, bfloat16 and float32)
 
 
 def _summary(out: str) -> dict:
@@ -79,9 +80,11 @@ def test_span_2_warm_starts_from_span_1s_model_and_reaches_its_iou_in_a_third_of
     assert second["baseline_model_id"] == first["model_id"]  # compared against span 1's model
     # It starts where span 1 ended, not from scratch (1.42 against 1.13 measured) ...
     assert second["first_loss"] < 0.9 * first["first_loss"], (second, first)
-    # ... and gets near span 1's IoU (measured on span 2's own eval split, another sample).
-    reached, target = second["eval_metrics"]["mean_iou"], first["eval_metrics"]["mean_iou"]
-    assert reached >= target - 0.06, (reached, target)
+    # ... and reaches span 1's model's IoU on the same examples (span 2's eval split: the two
+    # spans' eval splits are other samples, 25 examples each, and differ by up to 0.07 alone).
+    reached = second["eval_metrics"]["mean_iou"]
+    target = second["eval_baseline_metrics"]["mean_iou"]
+    assert reached >= target - TOLERANCE, (reached, target)
 
 
 def _darker_span(data: str) -> None:
