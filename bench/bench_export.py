@@ -3,6 +3,7 @@ result (what each Evaluator, the Pusher's check and TF Serving pay), and the fun
 
     python -m bench.bench_export                       # 8 base filters at the paper's 572 tile
     python -m bench.bench_export --tile 316            # the demo's tile
+    python -m bench.bench_export --precision mixed_bfloat16   # as the Trainer exports on bf16 CPUs
 
 Runs the pipeline on a few generated pets at the tile for its Transform output (the export needs
 the Transform graph), then exports a fresh network of the given width and times it. Writes
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--filters", type=int, default=8)
     parser.add_argument("--depth", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--precision", default="float32", choices=("float32", "mixed_bfloat16"),
+        help="the network's policy; mixed_bfloat16 makes the export build its float32 twin",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix="bench_export_")
     data = generate_synthetic_pets(os.path.join(work, "pets"), 20, 0)
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for round_ in range(args.rounds):
         network = build_unet(
             args.tile, args.depth, args.filters, dataset.num_channels,
-            num_classes=dataset.num_classes, input_dtype="uint8",
+            num_classes=dataset.num_classes, input_dtype="uint8", dtype_policy=args.precision,
         )  # fmt: skip
         destination = os.path.join(work, f"export{round_}")
         started = time.perf_counter()
@@ -81,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "tile": args.tile,
         "base_filters": args.filters,
         "depth": args.depth,
+        "precision": args.precision,
         # The first export in a process is what the Trainer pays; later ones reuse caches.
         "export_seconds_first": exports[0],
         "export_seconds_repeat": min(exports[1:] or exports),
