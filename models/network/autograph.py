@@ -4,8 +4,9 @@ TensorFlow 2.16's AutoGraph leaves the `keras` package alone but not `tf_keras`,
 TF_USE_LEGACY_KERAS=1 loads. So every tf.function traced with AutoGraph on that calls into Keras
 (Keras' own train and test functions, and the default signature that saving traces for the
 Transform layer, a Keras model) converted Keras' layer `__call__` and its helpers from their
-source; that analysis was 10 of the export's 13 s (docs/PERFORMANCE.md). TensorFlow's later
-`autograph/core/config.py` lists `DoNotConvert("tf_keras")`; this adds the same rule.
+source: a bfloat16 network's export took 15 s with it and 10 s without (docs/PERFORMANCE.md).
+TensorFlow's later `autograph/core/config.py` lists `DoNotConvert("tf_keras")`; this adds the same
+rule.
 """
 
 from __future__ import annotations

@@ -419,12 +419,13 @@ def export_serving_model(
         (contracts.SERVING_SIGNATURE,) if serving_default == "image" else ()
     )
     warmup.write_requests(os.path.join(extra, warmup.WARMUP_FILE), warmed, dataset.num_channels)
+    written = time.monotonic()
     # Stage by stage: an export sometimes took 70 s instead of 10-15 (docs/PERFORMANCE.md).
     logging.info(
         "petunet: exported the SavedModel in %.0f s (network and Transform layer %.1f s, "
         "tracing the signatures %.1f s, writing %.1f s)",
-        time.monotonic() - started,
+        written - started,
         built - started,
         traced - built,
-        time.monotonic() - traced,
+        written - traced,
     )
