@@ -47,7 +47,7 @@ print(json.dumps({"estimate": estimate, "measured": peak - before}))
 """
 
 
-def _measure(batch: int) -> dict[str, int]:
+def _measure_once(batch: int) -> dict[str, int]:
     result = subprocess.run(
         [sys.executable, "-c", MEASURE, str(batch)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -55,6 +55,15 @@ def _measure(batch: int) -> dict[str, int]:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _measure(batch: int) -> dict[str, int]:
+    """The higher of two fresh processes: under load the sampler can miss the peak's few
+    milliseconds (a full test run once read 546 MB for batch 16 against 563-585 alone), and a
+    miss only ever reads low; more steps in one process read high instead (the allocator's peak
+    grows over steps)."""
+    first, second = _measure_once(batch), _measure_once(batch)
+    return max(first, second, key=lambda numbers: numbers["measured"])
 
 
 def test_the_estimate_follows_tensorflows_peak_on_cpu():
