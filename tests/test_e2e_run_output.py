@@ -40,7 +40,10 @@ def test_the_console_is_quiet_and_says_what_happens(first_run):
         assert len(finished) == 1, (node, finished)
     progress = re.findall(r"petunet: training step \d+/150 \(\d+%\), [\d.]+ images/s", console)
     assert len(progress) >= 3
-    assert re.search(r"petunet: exported the SavedModel in \d+ s \(network and Transform", console)
+    assert re.search(
+        r"petunet: exported the SavedModel in \d+ s \(float32 network [\d.]+ s, Transform layer",
+        console,
+    )
     warnings = re.findall(r"^\S+ (.*)$", console, re.M)
     assert len(warnings) == len(set(warnings))  # no line repeated
 
