@@ -1,11 +1,12 @@
 """Training curves of several Trainer runs on one chart: what docs/PERFORMANCE.md shows for the demo.
 
-    python -m bench.plot_curves --run "deformed=RUN_A/training_log.csv" \\
-        --run "flips only=RUN_B/training_log.csv" --out docs/demo_curves.png
+    python -m bench.plot_curves --run "deformed=RUN_A/training_log.csv=4640" \\
+        --run "flips only=RUN_B/training_log.csv=5970" --out docs/demo_curves.png
 
-Each run is LABEL=PATH to the `training_log.csv` a Trainer writes in its model run folder (one row
-per validation round, every --steps-per-epoch steps). Left: training and validation loss; right: the
-validation IoU per class and their mean.
+Each run is LABEL=PATH[=STEPS]: the `training_log.csv` a Trainer writes in its model run folder (one
+row per validation round, every --steps-per-epoch steps) and, optionally, the steps the run took (its
+last round is cut short by the time budget). Left: training and validation loss; right: the
+validation mean IoU and the IoU of the pets and of the border class.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ matplotlib.use("Agg")  # no display: draw into a file
 
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
-IOU_KEYS = ("val_mean_iou", "val_pet_iou", "val_background_iou", "val_border_iou")
+IOU_KEYS = ("val_mean_iou", "val_pet_iou", "val_border_iou")
 
 
 def read_log(path: str) -> list[dict[str, float]]:
@@ -27,16 +28,20 @@ def read_log(path: str) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def plot(runs: dict[str, list[dict[str, float]]], steps_per_epoch: int, out: str) -> None:
-    figure, (loss_axis, iou_axis) = plt.subplots(1, 2, figsize=(11, 3.8))
+def plot(
+    runs: dict[str, tuple[list[dict[str, float]], int | None]], steps_per_epoch: int, out: str
+) -> None:
+    figure, (loss_axis, iou_axis) = plt.subplots(1, 2, figsize=(11, 4.6))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for (label, rows), colour in zip(runs.items(), colours, strict=False):
+    for (label, (rows, total)), colour in zip(runs.items(), colours, strict=False):
         steps = [(int(r["epoch"]) + 1) * steps_per_epoch for r in rows]
+        if total is not None:
+            steps = [min(step, total) for step in steps]
         loss_axis.plot(steps, [r["loss"] for r in rows], "-", color=colour, label=f"{label}: loss")
         loss_axis.plot(
             steps, [r["val_loss"] for r in rows], "--", color=colour, label=f"{label}: val_loss"
         )
-        for key, marker in zip(IOU_KEYS, "o^sv", strict=True):
+        for key, marker in zip(IOU_KEYS, "o^v", strict=True):
             iou_axis.plot(
                 steps, [r[key] for r in rows], "-", marker=marker, markersize=3, color=colour,
                 label=f"{label}: {key.removeprefix('val_')}",
@@ -45,7 +50,7 @@ def plot(runs: dict[str, list[dict[str, float]]], steps_per_epoch: int, out: str
     iou_axis.set(title="validation IoU", xlabel="step", ylim=(0, 1))
     for axis in (loss_axis, iou_axis):
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=6.5)
+        axis.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     figure.savefig(out, dpi=110, bbox_inches="tight")
     plt.close(figure)
 
@@ -58,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = {}
     for item in args.run:
-        label, sep, path = item.partition("=")
-        if not sep:
-            parser.error(f"--run {item!r}: expected LABEL=PATH")
-        runs[label] = read_log(path)
+        label, sep, rest = item.partition("=")
+        path, _, steps = rest.partition("=")
+        if not sep or (steps and not steps.isdigit()):
+            parser.error(f"--run {item!r}: expected LABEL=PATH or LABEL=PATH=STEPS")
+        runs[label] = (read_log(path), int(steps) if steps else None)
     plot(runs, args.steps_per_epoch, args.out)
     return 0
 
