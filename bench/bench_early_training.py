@@ -2,7 +2,7 @@
 often it stalls (the border class still unlearnt, the pets half found), under variants of the
 training settings.
 
-    ./scripts/run.sh                                        # a demo run first, for its Transform output
+    ./scripts/run.sh                                   # a demo run first, for its Transform output
     python -m bench.bench_early_training --run outputs \
         --variant class_balance=false --variant class_balance=true
 

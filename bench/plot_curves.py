@@ -1,12 +1,12 @@
-"""Training curves of several Trainer runs on one chart: what docs/PERFORMANCE.md shows for the demo.
+"""Training curves of several Trainer runs on one chart (the demo's in docs/PERFORMANCE.md).
 
     python -m bench.plot_curves --run "deformed=RUN_A/training_log.csv=4640" \\
         --run "flips only=RUN_B/training_log.csv=5970" --out docs/demo_curves.png
 
-Each run is LABEL=PATH[=STEPS]: the `training_log.csv` a Trainer writes in its model run folder (one
-row per validation round, every --steps-per-epoch steps) and, optionally, the steps the run took (its
-last round is cut short by the time budget). Left: training and validation loss; right: the
-validation mean IoU and the IoU of the pets and of the border class.
+Each run is LABEL=PATH[=STEPS]: the `training_log.csv` a Trainer writes in its model run folder
+(one row per validation round, every --steps-per-epoch steps) and, optionally, the steps the run
+took (its last round is cut short by the time budget). Left: training and validation loss; right:
+the validation mean IoU and the IoU of the pets and of the border class.
 """
 
 from __future__ import annotations
