@@ -117,7 +117,8 @@ def _full_size_classes(region: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
 
 
 class SegmentationServer(tf.Module):
-    """Holds the trained network and the Transform layer; its tf.functions are the signatures."""
+    """Holds the trained network (in float32: `float32_network`) and the Transform layer; its
+    tf.functions are the signatures."""
 
     def __init__(
         self,
@@ -128,7 +129,6 @@ class SegmentationServer(tf.Module):
         max_megapixels: float,
     ) -> None:
         super().__init__(name="petunet")
-        model = float32_network(model)
         # The Keras model itself is not tracked, only its layers' weights: tracked, it would be
         # saved as a Keras object too, every layer's call traced beside the signatures (export
         # and each load took several times longer, for functions nothing serves).
