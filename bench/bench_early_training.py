@@ -21,11 +21,11 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
-from pipeline import node_ids, run_report
+from bench.run_outputs import transformed_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results", "early_training.json")
-HORIZON = 6000  # the demo's steps on this machine: the warm-up and the cosine are shares of it
+HORIZON = 6000  # the demo's steps on this machine: the cosine schedule decays over them
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,24 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     import tensorflow as tf
-    import tensorflow_transform as tft
 
     from models import config as configs
     from models.training import execution, inputs
     from models.training.model import build_training_model
 
-    nodes = run_report.last_run(os.path.join(args.run, "metadata.sqlite"), "petunet")
-    dataset = run_report.examples_dataset(nodes)
-    transform = tft.TFTransformOutput(nodes[node_ids.TRANSFORM].artifact("transform_graph").uri)
-    transformed = nodes[node_ids.TRANSFORM].artifact("transformed_examples").uri
-    spec = transform.transformed_feature_spec()
-    files = {
-        split: tf.io.gfile.glob(os.path.join(transformed, f"Split-{split}", "*"))
-        for split in ("train", "eval")
-    }
+    data = transformed_data(args.run, ("train", "eval"))
+    spec, files = data.feature_spec, data.files
     trials: dict[str, list[dict[str, float]]] = {}
     for label, overrides in variants.items():
-        config = configs.get_config(args.preset, **overrides).with_dataset(dataset).trainer()
+        config = configs.get_config(args.preset, **overrides).with_dataset(data.dataset).trainer()
         plan = execution.plan_for(config)
         per_call = config.training.steps_per_execution
         rows = trials.setdefault(label, [])

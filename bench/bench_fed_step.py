@@ -20,7 +20,7 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
-from pipeline import node_ids, run_report
+from bench.run_outputs import transformed_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results", "fed_step.json")
@@ -37,25 +37,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import tensorflow as tf
-    import tensorflow_transform as tft
 
     from models import config as configs
     from models.training import execution, inputs, timing
     from models.training.model import build_training_model
 
-    nodes = run_report.last_run(os.path.join(args.run, "metadata.sqlite"), "petunet")
-    dataset = run_report.examples_dataset(nodes)
-    trainer_config = configs.get_config(args.preset).with_dataset(dataset).trainer()
-    transform = tft.TFTransformOutput(nodes[node_ids.TRANSFORM].artifact("transform_graph").uri)
-    transformed = nodes[node_ids.TRANSFORM].artifact("transformed_examples").uri
-    train_files = tf.io.gfile.glob(os.path.join(transformed, "Split-train", "*"))
+    data = transformed_data(args.run, ("train",))
+    trainer_config = configs.get_config(args.preset).with_dataset(data.dataset).trainer()
     plan = execution.plan_for(trainer_config)
     model = build_training_model(
         trainer_config, tf.distribute.get_strategy(), plan.precision, plan.jit_compile, 10_000
     )
     train_function = model.make_train_function()
-    spec = transform.transformed_feature_spec()
-    real = inputs.from_tfrecords(train_files, spec, trainer_config, training=True)
+    real = inputs.from_tfrecords(
+        data.files["train"], data.feature_spec, trainer_config, training=True
+    )
     feeds = {
         PROBE: iter(tf.data.Dataset.from_tensors(timing.random_batch(trainer_config)).repeat()),
         "real batches held in memory": iter(real.take(CACHED_BATCHES).cache().repeat()),
