@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import tensorflow as tf
 
 from components.example_gen.oxford import OXFORD_PETS
@@ -51,3 +53,13 @@ def test_step_timing_counts_every_step_of_a_call():
     # one warm-up call and ceil(4 / 3) = 2 timed calls of 3 steps each
     assert int(model.optimizer.iterations.numpy()) - before == 9
     assert 0 < seconds < 10
+
+
+def test_fit_leaves_no_dataset_iterator_alive(tmp_path):
+    # An iterator left for a later collection makes whatever runs then wait for its threads.
+    from tensorflow.python.data.ops import iterator_ops
+
+    config = _trainer_config(train_steps=4, checkpoint_every_steps=2, eval_steps=1)
+    _fit(config, tmp_path)
+    alive = [o for o in gc.get_objects() if isinstance(o, iterator_ops.OwnedIterator)]
+    assert alive == []
