@@ -13,6 +13,8 @@ from models.config import TrainerConfig
 from models.training import augment, weight_map
 from models.transform import overlap_tile
 
+PREFETCH_BATCHES = 2  # one being trained on, one ready
+
 
 def prepare_example(
     transformed: dict[str, tf.Tensor], config: TrainerConfig, training: bool
@@ -70,7 +72,10 @@ def make_dataset(
     # few large files, fewer than workers can split by file.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+    # No autotuning thread: freeing a training iterator waited 25-60 s for it (docs/PERFORMANCE.md,
+    # measured no slower); the maps' AUTOTUNE then stays at tf.data's default parallelism.
+    options.autotune.enabled = False
+    return dataset.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 def from_data_accessor(
