@@ -185,6 +185,11 @@ class TrainingConfig:
     warm_start: bool = setting(
         False, "bool", "train from the weights of the latest blessed model (same network)"
     )
+    training_seed: int = setting(
+        0, "int", "seed of the initial weights, the data order, dropout and the augmentation: "
+        "the same seed and precision train the same model on the same machine; 0: fresh each run",
+        low=0, high=2**31 - 1,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         check(self)
@@ -484,6 +489,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "dropout_rate": 0.0,
         "class_balance": False,
         "min_eval_examples": 2,
+        # Reproducible: later runs in a test start from the first run's weights and data order,
+        # so "fewer steps" means "a worse model" and not another draw of the initial weights.
+        "training_seed": 1,
     },
 }
 

@@ -17,9 +17,13 @@ PREFETCH_BATCHES = 2  # one being trained on, one ready
 
 
 def prepare_example(
-    transformed: dict[str, tf.Tensor], config: TrainerConfig, training: bool
+    transformed: dict[str, tf.Tensor],
+    config: TrainerConfig,
+    training: bool,
+    seed: tf.Tensor | None = None,
 ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-    """One transformed example -> (uint8 tile, {label, weights}); augmented when training."""
+    """One transformed example -> (uint8 tile, {label, weights}); augmented when training, from
+    `seed` (a [2] integer seed) when given, else from stateful random ops."""
     spec, settings = config.dataset, config.training
     box = tf.reshape(transformed[contracts.CANVAS_BOX_KEY], [4])
     tile = overlap_tile.tile_from_bytes(
@@ -39,6 +43,7 @@ def prepare_example(
             grid_size=settings.elastic_grid,
             std_px=settings.elastic_std_px,
             flip=settings.flip,
+            seed=seed,
         )
     class_weights = None
     if settings.class_balance:
@@ -61,12 +66,25 @@ def prepare_example(
 def make_dataset(
     raw: tf.data.Dataset, config: TrainerConfig, training: bool, batch_size: int | None = None
 ) -> tf.data.Dataset:
-    """Batched (tile, {label, weights}) from a dataset of single transformed examples (repeated)."""
-    dataset = raw.map(
-        lambda example: prepare_example(example, config, training),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=not training,
-    )
+    """Batched (tile, {label, weights}) from a dataset of single transformed examples (repeated).
+
+    With a training seed, each example's augmentation has a seed of its own from one seeded
+    stream, and the map keeps the order: stateful random ops in a parallel map hand out their
+    draws in whatever order the threads come."""
+    seed = config.training.training_seed if training else 0
+    if seed:
+        pairs = tf.data.Dataset.random(seed=seed).batch(2)
+        dataset = tf.data.Dataset.zip((raw, pairs)).map(
+            lambda example, pair: prepare_example(example, config, training, pair),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+    else:
+        dataset = raw.map(
+            lambda example: prepare_example(example, config, training),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=not training,
+        )
     dataset = dataset.batch(batch_size or config.training.batch_size, drop_remainder=True)
     # Several workers each read every file and keep their share of the batches: the examples are
     # few large files, fewer than workers can split by file.
@@ -88,6 +106,7 @@ def from_data_accessor(
         batch_size=1,
         shuffle=training,
         shuffle_buffer_size=config.training.shuffle_buffer,
+        shuffle_seed=config.training.training_seed or None,
         num_epochs=None,
     )
     batched = data_accessor.tf_dataset_factory(file_patterns, options, schema)
@@ -116,10 +135,11 @@ def from_tfrecords(
     file_patterns: list[str], feature_spec: dict, config: TrainerConfig, training: bool
 ) -> tf.data.Dataset:
     """The same pipeline straight from gzipped transformed TFRecords (benchmarks, tools)."""
-    files = tf.data.Dataset.list_files(file_patterns, shuffle=training)
+    seed = config.training.training_seed or None
+    files = tf.data.Dataset.list_files(file_patterns, shuffle=training, seed=seed)
     records = tf.data.TFRecordDataset(files, compression_type="GZIP").repeat()
     if training:
-        records = records.shuffle(config.training.shuffle_buffer)
+        records = records.shuffle(config.training.shuffle_buffer, seed=seed)
     examples = records.map(
         lambda record: tf.io.parse_single_example(record, feature_spec),
         num_parallel_calls=tf.data.AUTOTUNE,

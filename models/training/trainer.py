@@ -256,6 +256,8 @@ def _train(
 
     steps, why_steps = planned_steps(config, plan)
     logging.info("petunet: training %s", why_steps)
+    if config.training.training_seed:  # after the probes, whose draws vary with the machine
+        keras.utils.set_random_seed(config.training.training_seed)
     transform = tft.TFTransformOutput(job.transform_output)
     schema = transform.transformed_metadata.schema
     train_data = inputs.from_data_accessor(
