@@ -73,18 +73,13 @@ def make_dataset(
     draws in whatever order the threads come."""
     seed = config.training.training_seed if training else 0
     if seed:
-        pairs = tf.data.Dataset.random(seed=seed).batch(2)
-        dataset = tf.data.Dataset.zip((raw, pairs)).map(
-            lambda example, pair: prepare_example(example, config, training, pair),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+        raw = tf.data.Dataset.zip((raw, tf.data.Dataset.random(seed=seed).batch(2)))
+        prepare = lambda example, pair: prepare_example(example, config, training, pair)  # noqa: E731
     else:
-        dataset = raw.map(
-            lambda example: prepare_example(example, config, training),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=not training,
-        )
+        prepare = lambda example: prepare_example(example, config, training)  # noqa: E731
+    dataset = raw.map(
+        prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=bool(seed) or not training
+    )
     dataset = dataset.batch(batch_size or config.training.batch_size, drop_remainder=True)
     # Several workers each read every file and keep their share of the batches: the examples are
     # few large files, fewer than workers can split by file.
