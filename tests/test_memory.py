@@ -69,13 +69,15 @@ def _measure(batch: int) -> dict[str, int]:
 def test_the_estimate_follows_tensorflows_peak_on_cpu():
     """The per-image part (what decides the largest batch) within 15% of TensorFlow's; the total
     never more than a tenth under the peak (a refused batch is safe, an accepted OOM is not). The
-    fixed part varies with the CPU's oneDNN kernels and the allocator, so it is bounded loosely."""
+    fixed part varies with the CPU's kernels and the allocator (230-420 MB at batch 4 measured),
+    so the total may be over by at most a fixed 300 MB."""
     small, large = _measure(4), _measure(16)
     slope = (large["measured"] - small["measured"]) / 12
     estimated_slope = (large["estimate"] - small["estimate"]) / 12
     assert 0.85 * slope < estimated_slope < 1.15 * slope, (small, large)
     for numbers in (small, large):
-        assert 0.9 * numbers["measured"] < numbers["estimate"] < 1.5 * numbers["measured"], numbers
+        assert 0.9 * numbers["measured"] < numbers["estimate"], numbers
+        assert numbers["estimate"] < numbers["measured"] + 300e6, numbers
 
 
 def test_a_batch_that_cannot_fit_is_refused_with_the_numbers(monkeypatch):

@@ -22,9 +22,10 @@ keras = tf.keras
 # The backward pass holds gradients of some activations while it runs: peak memory grows by about
 # this multiple of the stored activations per image, on top of a runtime's fixed share (traced
 # functions, oneDNN's workspaces, the allocator's pools); both measured on CPU at two tiles and two
-# batches (docs/PERFORMANCE.md).
+# batches (docs/PERFORMANCE.md). The fixed share is the largest measured, on a CPU with AVX2 only:
+# an estimate on the safe side refuses a batch that would fit, never accepts one that does not.
 BACKWARD_FACTOR = 1.3
-RUNTIME_BYTES = 128 << 20
+RUNTIME_BYTES = 320 << 20
 OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2}  # momentum; first and second moments
 GIB = 1 << 30
 
