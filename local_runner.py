@@ -42,8 +42,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> configs.PipelineConfig:
-    """The preset, the overrides and the paths; raises ValueError with the reason if invalid."""
-    return cli.config_from(args, "demo")
+    """The preset, the overrides and the paths; raises ValueError with the reason if invalid.
+    Without --preset, the demo for this machine's CPU (its float32 variant where bfloat16 is not
+    fast), said at the start."""
+    if args.preset:
+        return cli.config_from(args, args.preset)
+    from models import cpu
+
+    preset, why = configs.demo_preset_for_this_machine(cpu.bfloat16_training())
+    logging.info("petunet: preset %s: %s", preset, why)
+    return cli.config_from(args, preset)
 
 
 def run(config: configs.PipelineConfig, data_root: str, started: float) -> dict:

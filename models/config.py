@@ -496,6 +496,32 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# The demo where training runs in float32 (no bfloat16 kernels on this CPU): a float32 step of the
+# demo's network took 90-160 ms on a fast CPU and 620-760 ms on a 2-core EPYC with AVX2 only, where
+# the demo as it is took 12 minutes and trained 449 steps. Half the filters (about half the step
+# time there), 1,600 pets (ingested, transformed and evaluated in about 60% of the time) and a
+# 4.5-minute budget end that run within 10 minutes; epochs of 200 steps correct the budget's first
+# estimate within the run (docs/PERFORMANCE.md).
+PRESETS["demo-float32"] = {
+    **PRESETS["demo"],
+    "synthetic_num_images": 1600,
+    "base_filters": 4,
+    "train_minutes": 4.5,
+    "checkpoint_every_steps": 200,
+}
+DEMO_PRESETS = ("demo", "demo-float32")
+
+
+def demo_preset_for_this_machine(bfloat16: tuple[bool, str]) -> tuple[str, str]:
+    """(preset, why): the demo, or its float32 variant where bfloat16 training is not fast."""
+    fast, why = bfloat16
+    if fast:
+        return "demo", f"{why}, so the Trainer may train in mixed_bfloat16"
+    return "demo-float32", (
+        f"{why}, so training runs in float32, on a lighter network; --preset demo for the full one"
+    )
+
+
 def get_config(preset: str = "demo", **overrides: Any) -> PipelineConfig:
     """The preset's config with overrides applied (None keeps the preset's value); a bad preset
     name or value fails with a message naming it."""

@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from models import errors
-from models.training import execution
+from models import cpu, errors
 from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
 from tests.e2e_runs import ROOT
@@ -102,7 +101,7 @@ def test_3_sigterm_stops_it_too_and_the_run_had_resumed(place):
 
 
 @pytest.mark.skipif(
-    not execution.cpu_flags() & set(execution.BF16_CPU_FLAGS),
+    not cpu.cpu_flags() & set(cpu.BF16_CPU_FLAGS),
     reason="on a CPU without bfloat16 instructions TensorFlow runs mixed_bfloat16 on its own "
     "(slow) kernels instead of oneDNN's, so the step does not fail",
 )

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from models.config import TrainerConfig
+from models.cpu import BF16_CPU_FLAGS, cpu_flags
 from models.settings import SettingError
-
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 @dataclass(frozen=True)
@@ -44,17 +43,6 @@ class ExecutionPlan:
 
 def gpus_visible() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
-
-
-def cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def _gpu_compute_capability(gpu: tf.config.PhysicalDevice) -> tuple[int, int]:
