@@ -511,7 +511,6 @@ PRESETS["demo-float32"] = {
     "train_minutes": 4.5,
     "checkpoint_every_steps": 200,
 }
-DEMO_PRESETS = ("demo", "demo-float32")
 
 
 def demo_preset_for_this_machine(bfloat16: tuple[bool, str]) -> tuple[str, str]:
