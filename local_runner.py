@@ -43,13 +43,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> configs.PipelineConfig:
     """The preset, the overrides and the paths; raises ValueError with the reason if invalid.
-    Without --preset, the demo for this machine's CPU (its float32 variant where bfloat16 is not
-    fast), said at the start."""
+    Without --preset, the demo for this machine (its lighter float32 variant on a CPU that has
+    neither fast bfloat16 nor fast float32, and no GPU), said at the start."""
     if args.preset:
         return cli.config_from(args, args.preset)
     from models import cpu
 
-    preset, why = configs.demo_preset_for_this_machine(cpu.bfloat16_training())
+    bfloat16 = cpu.bfloat16_training()
+    gflops = None if bfloat16[0] else cpu.float32_gflops()
+    preset, why = configs.demo_preset_for_this_machine(bfloat16, gflops, cpu.nvidia_gpus())
     logging.info("petunet: preset %s: %s", preset, why)
     return cli.config_from(args, preset)
 

@@ -496,13 +496,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-# The demo where training runs in float32 (no bfloat16 kernels on this CPU): a float32 step of the
-# demo's network took 90-160 ms on a fast CPU and 620-760 ms on a 2-core EPYC with AVX2 only, where
-# the demo as it is took 12 minutes and trained 449 steps. Half the filters (about half the step
-# time there), 1,600 pets (ingested, transformed and evaluated in about 60% of the time) and a
-# 4.5-minute budget end that run within 10 minutes; epochs of 200 steps correct the budget's first
-# estimate within the run, and twice the rate learns faster in its few hundred steps
-# (docs/PERFORMANCE.md).
+# The demo where training runs in float32 on a slow CPU: a float32 step of the demo's network took
+# 90-160 ms on a fast CPU (oneDNN capped at AVX2, 190 GFLOP/s float32 matrix products) and
+# 620-760 ms on a 2-core EPYC with AVX2 only (64 GFLOP/s), where the demo as it is took 12 minutes
+# and trained 449 steps. Half the filters (about half the step time there), 1,600 pets (ingested,
+# transformed and evaluated in about 60% of the time) and a 4.5-minute budget end that run within
+# 10 minutes; epochs of 200 steps correct the budget's first estimate within the run, and twice the
+# rate learns faster in its few hundred steps (docs/PERFORMANCE.md). On the fast CPU the full demo
+# in float32 is the better model (eval mean IoU 0.75 against 0.68 in its minutes).
 PRESETS["demo-float32"] = {
     **PRESETS["demo"],
     "synthetic_num_images": 1600,
@@ -513,13 +514,31 @@ PRESETS["demo-float32"] = {
 }
 
 
-def demo_preset_for_this_machine(bfloat16: tuple[bool, str]) -> tuple[str, str]:
-    """(preset, why): the demo, or its float32 variant where bfloat16 training is not fast."""
+# The float32 matrix-product rate from which the full demo trains enough float32 steps in its
+# minutes: between the two CPUs measured (64 and 190 GFLOP/s), where the lighter network's fewer
+# filters stop paying for the full one's fewer steps (docs/PERFORMANCE.md).
+FULL_DEMO_FLOAT32_GFLOPS = 110.0
+
+
+def demo_preset_for_this_machine(
+    bfloat16: tuple[bool, str], float32_gflops: float | None = None, gpus: int = 0
+) -> tuple[str, str]:
+    """(preset, why): the demo where bfloat16, a GPU or a fast CPU trains it in its minutes, its
+    lighter float32 variant where only a slow CPU's float32 steps would."""
     fast, why = bfloat16
     if fast:
         return "demo", f"{why}, so the Trainer may train in mixed_bfloat16"
+    if gpus:
+        return "demo", f"{why}, but {gpus} NVIDIA GPU(s) can train the full demo"
+    rate = f"float32 matrix products run at {float32_gflops or 0:.0f} GFLOP/s here"
+    if float32_gflops is not None and float32_gflops >= FULL_DEMO_FLOAT32_GFLOPS:
+        return "demo", (
+            f"{why}, but {rate} (at least {FULL_DEMO_FLOAT32_GFLOPS:.0f} train the full demo in "
+            "its minutes), so training runs in float32 on the full network"
+        )
     return "demo-float32", (
-        f"{why}, so training runs in float32, on a lighter network; --preset demo for the full one"
+        f"{why} and {rate} (under {FULL_DEMO_FLOAT32_GFLOPS:.0f}), so training runs in float32, "
+        "on a lighter network; --preset demo for the full one"
     )
 
 

@@ -1,5 +1,6 @@
-"""What this machine's CPU offers for training, read without TensorFlow (so that a command line can
-decide before the pipeline starts): its instruction flags, and whether oneDNN may use bfloat16."""
+"""What this machine offers for training, read without TensorFlow (so that a command line can
+decide before the pipeline starts): the CPU's instruction flags, whether oneDNN may use bfloat16,
+how fast float32 matrix products run, and how many NVIDIA GPUs the driver lists."""
 
 from __future__ import annotations
 
@@ -36,3 +37,30 @@ def bfloat16_training(
     if cap and not any(word in cap for word in _BF16_ISA_WORDS):
         return False, f"ONEDNN_MAX_CPU_ISA={cap} leaves oneDNN without bfloat16 kernels"
     return True, f"this CPU has {found}"
+
+
+def float32_gflops(size: int = 1024, repeats: int = 4) -> float:
+    """This machine's float32 matrix-product rate (GFLOP/s, NumPy, the best of a few: about 0.1 s
+    here): how fast float32 training can be where bfloat16 is not, before TensorFlow starts."""
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def nvidia_gpus(driver_dir: str = "/proc/driver/nvidia/gpus") -> int:
+    """How many NVIDIA GPUs the driver lists (0 without the driver), read without TensorFlow."""
+    try:
+        return len(os.listdir(driver_dir))
+    except OSError:
+        return 0

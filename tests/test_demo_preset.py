@@ -1,5 +1,5 @@
-"""Which demo a run without --preset gets: the CPU's flags and oneDNN's ISA cap decide, and the
-run says which and why."""
+"""Which demo a run without --preset gets: the CPU's flags and oneDNN's ISA cap, the float32 rate
+and the GPUs decide, and the run says which and why."""
 
 from __future__ import annotations
 
@@ -41,11 +41,49 @@ def test_the_float32_demo_is_lighter_and_still_valid():
     assert light.transform.tile_size == full.transform.tile_size
 
 
-@pytest.mark.parametrize("fast,preset", [(True, "demo"), (False, "demo-float32")])
-def test_a_run_without_preset_gets_the_demo_for_its_cpu_and_says_so(
-    monkeypatch, caplog, fast, preset
+@pytest.mark.parametrize(
+    "gflops,gpus,preset",
+    [
+        (None, 0, "demo-float32"),
+        (64.0, 0, "demo-float32"),
+        (configs.FULL_DEMO_FLOAT32_GFLOPS - 1, 0, "demo-float32"),
+        (configs.FULL_DEMO_FLOAT32_GFLOPS, 0, "demo"),
+        (190.0, 0, "demo"),
+        (64.0, 1, "demo"),
+    ],
+)
+def test_without_bfloat16_the_float32_rate_or_a_gpu_decides(gflops, gpus, preset):
+    chosen, why = configs.demo_preset_for_this_machine((False, "no bf16"), gflops, gpus)
+    assert chosen == preset
+    assert why.startswith("no bf16")
+    if gpus:
+        assert "GPU" in why
+    else:
+        assert f"{gflops or 0:.0f} GFLOP/s" in why
+
+
+def test_bfloat16_gets_the_demo_whatever_the_float32_rate():
+    assert configs.demo_preset_for_this_machine((True, "bf16"), 1.0, 0)[0] == "demo"
+
+
+def test_the_float32_rate_is_measured_and_the_gpus_counted(tmp_path):
+    assert 1.0 < cpu.float32_gflops(size=256, repeats=2) < 1e5
+    assert cpu.nvidia_gpus(str(tmp_path / "absent")) == 0
+    (tmp_path / "0000:00:04.0").mkdir()
+    (tmp_path / "0000:00:05.0").mkdir()
+    assert cpu.nvidia_gpus(str(tmp_path)) == 2
+
+
+@pytest.mark.parametrize(
+    "fast,gflops,preset",
+    [(True, 1.0, "demo"), (False, 190.0, "demo"), (False, 64.0, "demo-float32")],
+)
+def test_a_run_without_preset_gets_the_demo_for_its_machine_and_says_so(
+    monkeypatch, caplog, fast, gflops, preset
 ):
     monkeypatch.setattr(cpu, "bfloat16_training", lambda: (fast, "because"))
+    monkeypatch.setattr(cpu, "float32_gflops", lambda: gflops)
+    monkeypatch.setattr(cpu, "nvidia_gpus", lambda: 0)
     with caplog.at_level(logging.INFO):
         config = local_runner.build_config(local_runner.parse_args(["--train-minutes", "3"]))
     expected = configs.get_config(preset, train_minutes=3.0)
