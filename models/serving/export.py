@@ -259,8 +259,9 @@ class SegmentationServer(tf.Module):
         """Per example, the confusion matrix of the canvas prediction against the label (rows the
         true class, columns the predicted; IGNORE left out): what the Evaluators' metrics sum."""
         transformed = self.tft_layer(tf.io.parse_example(examples, self._raw_spec))
-        # The class from the logits: the softmax cannot change which class is largest, and over
-        # the canvas it cost as much as the argmax and the counts together.
+        # The class from the logits: the softmax cannot change which class is largest (only round
+        # two to a float32 tie, which the logits still tell apart), and over the canvas it cost as
+        # much as the argmax and the counts together.
         predicted = first_largest(self._tile_logits(self._tiles(transformed)))
         labels = self._canvas_labels(transformed)
         k = self._num_classes
