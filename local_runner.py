@@ -49,9 +49,9 @@ def build_config(args: argparse.Namespace) -> configs.PipelineConfig:
         return cli.config_from(args, args.preset)
     from models import cpu
 
-    bfloat16 = cpu.bfloat16_training()
-    gflops = None if bfloat16[0] else cpu.float32_gflops()
-    preset, why = configs.demo_preset_for_this_machine(bfloat16, gflops, cpu.nvidia_gpus())
+    preset, why = configs.demo_preset_for_this_machine(
+        cpu.bfloat16_training(), cpu.float32_gflops, cpu.nvidia_gpus()
+    )
     logging.info("petunet: preset %s: %s", preset, why)
     return cli.config_from(args, preset)
 

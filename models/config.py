@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -521,22 +522,19 @@ FULL_DEMO_FLOAT32_GFLOPS = 110.0
 
 
 def demo_preset_for_this_machine(
-    bfloat16: tuple[bool, str], float32_gflops: float | None = None, gpus: int = 0
+    bfloat16: tuple[bool, str], float32_gflops: Callable[[], float], gpus: int
 ) -> tuple[str, str]:
     """(preset, why): the demo where bfloat16, a GPU or a fast CPU trains it in its minutes, its
-    lighter float32 variant where only a slow CPU's float32 steps would."""
+    lighter float32 variant where only a slow CPU's float32 steps would. The float32 rate is
+    measured (`float32_gflops()`) only where neither bfloat16 nor a GPU decides."""
     fast, why = bfloat16
     if fast:
         return "demo", f"{why}, so the Trainer may train in mixed_bfloat16"
     if gpus:
         return "demo", f"{why}, but {gpus} NVIDIA GPU(s) can train the full demo"
-    if float32_gflops is None:
-        return "demo-float32", (
-            f"{why} and float32's rate was not measured, so training runs in float32, on a "
-            "lighter network; --preset demo for the full one"
-        )
-    rate = f"float32 matrix products run at {float32_gflops:.0f} GFLOP/s here"
-    if float32_gflops >= FULL_DEMO_FLOAT32_GFLOPS:
+    gflops = float32_gflops()
+    rate = f"float32 matrix products run at {gflops:.0f} GFLOP/s here"
+    if gflops >= FULL_DEMO_FLOAT32_GFLOPS:
         return "demo", (
             f"{why}, but {rate} (at least {FULL_DEMO_FLOAT32_GFLOPS:.0f} train the full demo in "
             "its minutes), so training runs in float32 on the full network"

@@ -44,7 +44,6 @@ def test_the_float32_demo_is_lighter_and_still_valid():
 @pytest.mark.parametrize(
     "gflops,gpus,preset",
     [
-        (None, 0, "demo-float32"),
         (64.0, 0, "demo-float32"),
         (configs.FULL_DEMO_FLOAT32_GFLOPS - 1, 0, "demo-float32"),
         (configs.FULL_DEMO_FLOAT32_GFLOPS, 0, "demo"),
@@ -53,19 +52,22 @@ def test_the_float32_demo_is_lighter_and_still_valid():
     ],
 )
 def test_without_bfloat16_the_float32_rate_or_a_gpu_decides(gflops, gpus, preset):
-    chosen, why = configs.demo_preset_for_this_machine((False, "no bf16"), gflops, gpus)
+    chosen, why = configs.demo_preset_for_this_machine((False, "no bf16"), lambda: gflops, gpus)
     assert chosen == preset
     assert why.startswith("no bf16")
     if gpus:
         assert "GPU" in why
-    elif gflops is None:
-        assert "not measured" in why
     else:
         assert f"{gflops:.0f} GFLOP/s" in why
 
 
-def test_bfloat16_gets_the_demo_whatever_the_float32_rate():
-    assert configs.demo_preset_for_this_machine((True, "bf16"), 1.0, 0)[0] == "demo"
+def _not_measured() -> float:
+    raise AssertionError("the float32 rate was measured where bfloat16 or a GPU decides")
+
+
+@pytest.mark.parametrize("bfloat16,gpus", [((True, "bf16"), 0), ((False, "no bf16"), 1)])
+def test_bfloat16_or_a_gpu_gets_the_demo_without_timing_float32(bfloat16, gpus):
+    assert configs.demo_preset_for_this_machine(bfloat16, _not_measured, gpus)[0] == "demo"
 
 
 def test_the_float32_rate_is_measured_and_the_gpus_counted(tmp_path):
