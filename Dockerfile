@@ -7,10 +7,14 @@
 #
 # The GPU image adds the `gpu` extra (tensorflow[and-cuda]: CUDA and cuDNN from PyPI), so it needs
 # no CUDA base image: Vertex AI's GPU machines bring the driver.
+#
+# TF_ENABLE_ONEDNN_OPTS=1 as `models/__init__.py` sets it: a component imports TensorFlow before any
+# of petunet's modules, and without it CPUs without AVX512_VNNI run Eigen's slower convolutions.
 FROM python:3.10-slim
 
 ARG EXTRAS=""
 ENV TF_USE_LEGACY_KERAS=1 \
+    TF_ENABLE_ONEDNN_OPTS=1 \
     PYTHONPATH=/petunet \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     PATH=/opt/venv/bin:$PATH

@@ -5,12 +5,29 @@ how fast float32 matrix products run, and how many NVIDIA GPUs the driver lists.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import platform
+from collections.abc import Mapping, MutableMapping
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # oneDNN's ISA caps (ONEDNN_MAX_CPU_ISA) that keep its bfloat16 convolutions: those naming a
 # bfloat16, AMX, FP16 or AVX10 level, and ALL; AVX2 or AVX512_CORE leave float32 only.
 _BF16_ISA_WORDS = ("BF16", "AMX", "FP16", "AVX10", "ALL")
+
+
+def use_onednn_everywhere(
+    environ: MutableMapping[str, str] | None = None, machine: str | None = None
+) -> bool:
+    """Turns on oneDNN's float32 kernels on every x86-64 CPU (before TensorFlow loads); True where
+    it asked for them. TensorFlow turns them on by itself only where the CPU has AVX512_VNNI,
+    AVX512_BF16, AVX_VNNI or AMX; elsewhere (AMD before Zen 4, Intel before Cascade Lake and
+    Alder Lake) it runs Eigen's convolutions, whose train step of the demo's network took 2.4x as
+    long (docs/PERFORMANCE.md). A TF_ENABLE_ONEDNN_OPTS already set is kept, 0 included."""
+    environ = os.environ if environ is None else environ
+    machine = (platform.machine() if machine is None else machine).lower()
+    if machine not in ("x86_64", "amd64") or "TF_ENABLE_ONEDNN_OPTS" in environ:
+        return False
+    environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+    return True
 
 
 def cpu_flags() -> set[str]:
