@@ -35,10 +35,12 @@ def test_other_machines_keep_tensorflows_own_choice():
 
 
 def _onednn_in_tensorflow(environ: dict[str, str]) -> str:
+    """TensorFlow's oneDNN switch after `import models`, and what the Trainer's plan says of it."""
     script = (
         "import models\n"
         "from tensorflow.python.util import _pywrap_util_port\n"
-        "print('ONEDNN', _pywrap_util_port.IsMklEnabled())\n"
+        "from models.training.execution import onednn_kernels\n"
+        "print('ONEDNN', _pywrap_util_port.IsMklEnabled(), onednn_kernels())\n"
     )
     env = {**environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
@@ -54,5 +56,6 @@ def test_tensorflow_runs_onednn_after_importing_models_whatever_the_cpu():
     (such as this project's AVX2-only CI machines) and on with them: on after `import models` on
     both, off where the user said 0."""
     environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    assert _onednn_in_tensorflow(environ) == "True"
-    assert _onednn_in_tensorflow({**environ, "TF_ENABLE_ONEDNN_OPTS": "0"}) == "False"
+    assert _onednn_in_tensorflow(environ) == "True oneDNN kernels"
+    off = _onednn_in_tensorflow({**environ, "TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert off.startswith("False Eigen kernels (TF_ENABLE_ONEDNN_OPTS=1")
