@@ -498,13 +498,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 # The demo where training runs in float32 on a slow CPU: a float32 step of the demo's network took
-# 90-160 ms on a fast CPU (oneDNN capped at AVX2, 190 GFLOP/s float32 matrix products) and
-# 620-760 ms on a 2-core EPYC with AVX2 only (64 GFLOP/s, on Eigen's kernels: oneDNN's were not yet
-# turned on there), where the demo as it is took 12 minutes and trained 449 steps. Half the filters (about half the step time there), 1,600 pets (ingested,
-# transformed and evaluated in about 60% of the time) and a 4.5-minute budget end that run within
-# 10 minutes; epochs of 200 steps correct the budget's first estimate within the run, and twice the
-# rate learns faster in its few hundred steps (docs/PERFORMANCE.md). On the fast CPU the full demo
-# in float32 is the better model (eval mean IoU 0.73 against 0.68 in its minutes).
+# 90-160 ms on a fast CPU (oneDNN capped at AVX2, 190 GFLOP/s float32 matrix products) and 620-760
+# ms on a 2-core EPYC with AVX2 only (64 GFLOP/s, on Eigen's kernels: oneDNN's were not yet turned
+# on there), where the demo as it is took 12 minutes and trained 449 steps. Half the filters (about
+# half the step time there), 1,600 pets (ingested, transformed and evaluated in about 60% of the
+# time) and a 4.5-minute budget end that run within 10 minutes; epochs of 200 steps correct the
+# budget's first estimate within the run, and twice the rate learns faster in its few hundred steps
+# (docs/PERFORMANCE.md). On the fast CPU the full demo in float32 is the better model (eval mean IoU
+# 0.73 against 0.68 in its minutes).
 PRESETS["demo-float32"] = {
     **PRESETS["demo"],
     "synthetic_num_images": 1600,
