@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         help="TF_ENABLE_ONEDNN_OPTS for the Evaluators (1: what petunet runs on x86-64; 0: "
         "TensorFlow's Eigen kernels); several: each way under each, the first the baseline",
     )  # fmt: skip
+    parser.add_argument("--out", default=RESULTS, help="the results' JSON file")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
     parser.add_argument("--way", choices=["per_pixel", "in_graph"], help=argparse.SUPPRESS)
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({row['speedup_marginal']:.2f}x)")  # fmt: skip
     print(f"identical per-pixel and in-graph metrics: {identical} "
           f"(largest difference {difference:.1e})")  # fmt: skip
-    write_results(RESULTS, results)
+    write_results(args.out, results)
     return 0
 
 

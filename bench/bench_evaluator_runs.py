@@ -5,6 +5,10 @@ timed on each run's model and split, in the same process state, one after the ot
     PYTHONPATH=TREE TREE/scripts/uv.sh run python bench/bench_evaluator_runs.py \
         --run RUN_DIR --data-root DATA --label NAME
 
+    # or one tree's two ways, and its kernels, on one run:
+    TF_ENABLE_ONEDNN_OPTS=0 python -m bench.bench_evaluator_runs --run RUN_DIR --data-root DATA \
+        --label eigen-per-pixel --way per_pixel --splits test
+
 Runs with the code of whichever tree is first on PYTHONPATH, so that an older commit's Evaluator
 (its export, its EvalConfig) is timed by its own code; it handles the EvalConfig API before and
 after the configuration moved into sections. Appends one row per call to
@@ -32,16 +36,22 @@ def _latest(pattern: str) -> str:
     return found[-1]
 
 
-def _eval_config(dataset):
+def _eval_config(dataset, way: str):
     from models.evaluation import eval_config
 
     parameters = inspect.signature(eval_config.build_eval_config).parameters
+    if "in_graph" in parameters:  # the tree has both ways
+        return eval_config.build_eval_config(
+            eval_config.REPORT_ONLY, dataset, in_graph=way == "in_graph"
+        )
+    if way != "tree":
+        raise SystemExit(f"--way {way}: this tree's Evaluator has one way only (--way tree)")
     if "evaluation" in parameters:  # the sectioned configuration
         return eval_config.build_eval_config(eval_config.REPORT_ONLY, dataset)
     return eval_config.build_eval_config(0.0, 0.0, -1e-10, dataset=dataset)
 
 
-def evaluate(run_dir: str, data_root: str, split: str, out: str) -> dict:
+def evaluate(run_dir: str, data_root: str, split: str, out: str, way: str) -> dict:
     """TFX's Evaluator executor on the run's model and ExampleGen output; seconds and metrics."""
     from tfx.components.evaluator import executor as evaluator_executor
     from tfx.types import artifact_utils, standard_artifacts
@@ -62,7 +72,7 @@ def evaluate(run_dir: str, data_root: str, split: str, out: str) -> dict:
     blessing = standard_artifacts.ModelBlessing()
     blessing.uri = os.path.join(out, "blessing")
     os.makedirs(blessing.uri, exist_ok=True)
-    config = _eval_config(layouts.describe(data_root))
+    config = _eval_config(layouts.describe(data_root), way)
     started = time.perf_counter()
     evaluator_executor.Executor().Do(
         {specs.EXAMPLES_KEY: [examples], specs.MODEL_KEY: [model]},
@@ -92,18 +102,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", required=True, help="the data root that run read")
     parser.add_argument("--label", required=True, help="what this row is (e.g. a commit)")
     parser.add_argument("--splits", nargs="+", default=["eval", "test"])
+    parser.add_argument(
+        "--way", choices=["tree", "in_graph", "per_pixel"], default="tree",
+        help="the tree's own Evaluator, or (in a tree that has both) the in-graph counts or the "
+        "per-pixel probabilities",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     from bench.machine import describe as describe_machine
 
     row = {
         "label": args.label,
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""),
+        "way": args.way,
         "machine": describe_machine(),
         "splits": {},
     }
     for split in args.splits:
         with tempfile.TemporaryDirectory(prefix="bench_evaluator_runs_") as out:
-            result = evaluate(args.run, args.data_root, split, out)
+            result = evaluate(args.run, args.data_root, split, out, args.way)
         count = result["metrics"].get("example_count", 0.0)
         result["examples_per_s"] = count / result["seconds"] if result["seconds"] else 0.0
         row["splits"][split] = result
