@@ -189,7 +189,7 @@ def choose_strategy(
 
 def onednn_kernels() -> str:
     """Whose CPU kernels TensorFlow runs in this process, for the plan's line: oneDNN's, which
-    `models.cpu.use_onednn_everywhere` asks for on x86-64, or Eigen's (2.4x slower steps)."""
+    `models.cpu.use_onednn_everywhere` asks for on x86-64, or Eigen's (2.4-2.9x slower steps)."""
     from tensorflow.python.util import _pywrap_util_port
 
     if _pywrap_util_port.IsMklEnabled():
