@@ -8,31 +8,19 @@ import platform
 
 import tensorflow as tf
 
+from models import cpu
 from models.training import execution
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def describe() -> dict:
-    from tensorflow.python.util import _pywrap_util_port
-
     return {
         "platform": platform.platform(),
-        "cpu": _cpu_model(),
+        "cpu": cpu.cpu_model(),
         "cpus": os.cpu_count(),
-        "onednn": _pywrap_util_port.IsMklEnabled(),
+        "onednn": execution.onednn_enabled(),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
-        "cpu_bf16": sorted(execution.cpu_flags() & set(execution.BF16_CPU_FLAGS)),
+        "cpu_bf16": sorted(cpu.cpu_flags() & set(cpu.BF16_CPU_FLAGS)),
         "gpus": [gpu.name for gpu in tf.config.list_physical_devices("GPU")],
     }
 

@@ -31,15 +31,24 @@ def use_onednn_everywhere(
     return True
 
 
-def cpu_flags() -> set[str]:
+def _cpuinfo_field(name: str) -> str | None:
+    """The first CPU's `name` line of /proc/cpuinfo (None where there is none, e.g. not Linux)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if line.startswith(name):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return None
+
+
+def cpu_flags() -> set[str]:
+    return set((_cpuinfo_field("flags") or "").split())
+
+
+def cpu_model() -> str:
+    return _cpuinfo_field("model name") or platform.processor()
 
 
 def bfloat16_training(

@@ -187,12 +187,17 @@ def choose_strategy(
     return tf.distribute.get_strategy(), "CPU"
 
 
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs oneDNN's CPU kernels in this process (decided when it loaded)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def onednn_kernels() -> str:
     """Whose CPU kernels TensorFlow runs in this process, for the plan's line: oneDNN's, which
     `models.cpu.use_onednn_everywhere` asks for on x86-64, or Eigen's (2.4-2.9x slower steps)."""
-    from tensorflow.python.util import _pywrap_util_port
-
-    if _pywrap_util_port.IsMklEnabled():
+    if onednn_enabled():
         return "oneDNN kernels"
     return "Eigen kernels (TF_ENABLE_ONEDNN_OPTS=1 turns on oneDNN's)"
 
