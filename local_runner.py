@@ -21,7 +21,7 @@ import time
 
 from models import config as configs  # first: selects Keras 2 before anything loads TensorFlow
 from models import errors
-from models.contracts import EXAMPLE_COUNT_NAME
+from models.contracts import EXAMPLE_COUNT_NAME, RUN_STARTED_ENV
 from models.settings import SettingError
 from pipeline import cli
 
@@ -111,6 +111,15 @@ def format_summary(summary: dict, seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # --run-minutes counts from here: the machine's checks and generating the data are the run's.
+    os.environ[RUN_STARTED_ENV] = repr(time.time())
+    try:
+        return _main(argv)
+    finally:
+        os.environ.pop(RUN_STARTED_ENV, None)
+
+
+def _main(argv: list[str] | None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads (in run())
     from models import console
     from pipeline import endings, workspace

@@ -38,6 +38,11 @@ def test_the_console_is_quiet_and_says_what_happens(first_run):
     for node in ALL_NODES:
         finished = re.findall(rf"^\S+ {re.escape(node)} finished in \d+\.\d s$", console, re.M)
         assert len(finished) == 1, (node, finished)
+    assert re.search(
+        r"petunet: training about 150 steps fit [\d.]+ min, what --run-minutes 30 leaves: the "
+        r"run reached the Trainer after [\d.]+ min and keeps [\d.]+ for the export",
+        console,
+    )
     progress = re.findall(r"petunet: training step \d+/150 \(\d+%\), [\d.]+ images/s", console)
     assert len(progress) >= 3
     assert re.search(

@@ -123,6 +123,7 @@ def fit(
     log_dir: str,
     backup: str,
     extra_callbacks: tuple[keras.callbacks.Callback, ...] = (),
+    limits: budget.TrainingTime | None = None,
 ) -> keras.callbacks.History:
     """Trains to the model's horizon (train_steps, or what the time budget settles on),
     validating and checkpointing every checkpoint_every_steps.
@@ -135,14 +136,14 @@ def fit(
     steps_per_epoch = min(settings.checkpoint_every_steps, planned)
     # Epochs enough for the most steps a budget may grant; StopAtHorizon ends the run on time.
     epochs = math.ceil(max(settings.train_steps, planned) / steps_per_epoch)
-    timed = settings.train_minutes > 0
+    limits = limits or budget.TrainingTime(settings.train_minutes)
     callbacks = [
         keras.callbacks.BackupAndRestore(backup),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
         keras.callbacks.CSVLogger(os.path.join(log_dir, TRAINING_LOG), append=True),
         TrainingProgress(settings.batch_size),
         budget.StopAtHorizon(),
-        *([budget.TimeBudget(settings.train_minutes, settings.train_steps)] if timed else []),
+        *([budget.TimeBudget(limits, settings.train_steps)] if limits.timed else []),
         *extra_callbacks,
     ]
     if _has_checkpoint(backup):
@@ -178,17 +179,19 @@ def stop_input_pipelines() -> float:
     return seconds
 
 
-def planned_steps(config: TrainerConfig, plan: execution.ExecutionPlan) -> tuple[int, str]:
-    """The first estimate of the steps: train_steps, or what fits the time budget at the step
-    time measured here (the precision probe's, or a timing of the chosen model)."""
+def planned_steps(
+    config: TrainerConfig, plan: execution.ExecutionPlan, limits: budget.TrainingTime
+) -> tuple[int, str]:
+    """The first estimate of the steps: train_steps, or what fits the training's time at the
+    step time measured here (the precision probe's, or a timing of the chosen model)."""
     settings = config.training
     seconds = plan.seconds_per_step
-    if settings.train_minutes > 0 and seconds is None:
+    if limits.timed and seconds is None:
         from models.training.timing import seconds_per_step
 
         probe = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
         seconds = seconds_per_step(probe, config)
-    return budget.first_estimate(settings.train_steps, settings.train_minutes, seconds)
+    return budget.first_estimate(settings.train_steps, limits, seconds, time.time())
 
 
 def _export_dir(job: TrainingJob, plan: execution.ExecutionPlan) -> str:
@@ -235,13 +238,16 @@ def train(job: TrainingJob, data_accessor: Any) -> None:
     fit, the summary and the export."""
     config = job.config
     settings = config.training
+    limits = budget.training_time(
+        settings.train_minutes, settings.run_minutes, budget.run_started(), time.time()
+    )
     if execution.cluster_spec() is None:  # a worker of a cluster must make its strategy first
         smallest = "float32" if settings.precision == "float32" else "mixed_bfloat16"
         replicas = memory.replicas_expected(settings.train_devices, 1)
         memory.check_before_training(config, smallest, replicas)  # before the probe's steps
     plan = execution.plan_for(config)
     try:
-        _train(job, data_accessor, config, plan)
+        _train(job, data_accessor, config, plan, limits)
     except tf.errors.OpError as error:
         problem = machine_problem(error, plan.precision, config.training.batch_size)
         if problem is error:
@@ -250,11 +256,15 @@ def train(job: TrainingJob, data_accessor: Any) -> None:
 
 
 def _train(
-    job: TrainingJob, data_accessor: Any, config: TrainerConfig, plan: execution.ExecutionPlan
+    job: TrainingJob,
+    data_accessor: Any,
+    config: TrainerConfig,
+    plan: execution.ExecutionPlan,
+    limits: budget.TrainingTime,
 ) -> None:
     from models.serving import export
 
-    steps, why_steps = planned_steps(config, plan)
+    steps, why_steps = planned_steps(config, plan, limits)
     logging.info("petunet: training %s", why_steps)
     if config.training.training_seed:  # after the probes, whose draws vary with the machine
         keras.utils.set_random_seed(config.training.training_seed)
@@ -287,6 +297,7 @@ def _train(
         job.model_run_dir if plan.is_chief else _export_dir(job, plan) + "-logs",
         backup_dir(backup_root, config, job.train_files, start),
         panels if plan.is_chief else (),
+        limits,
     )
     trained = int(model.optimizer.iterations.numpy())
     summary = {
