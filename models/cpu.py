@@ -66,23 +66,36 @@ def bfloat16_training(
     return True, f"this CPU has {found}"
 
 
-def float32_gflops(size: int = 1024, repeats: int = 4) -> float:
-    """This machine's float32 matrix-product rate (GFLOP/s, NumPy, the best of a few: about 0.1 s
-    here): how fast float32 training can be where bfloat16 is not, before TensorFlow starts."""
+def float32_gflops(size: int = 768, repeats: int = 20) -> float:
+    """This machine's float32 matrix-product rate (GFLOP/s, NumPy): how fast float32 training can
+    be where bfloat16 is not, before TensorFlow starts. One core's best of `repeats` products
+    (about 0.25 s), times the cores this process may use: a product on every core runs at the pace
+    of the busiest one, and on a 2-core VM it read 92-179 GFLOP/s from run to run where one core
+    read 72-89 (docs/PERFORMANCE.md)."""
     import time
 
     import numpy as np
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(0)
     a = rng.random((size, size), dtype=np.float32)
     b = rng.random((size, size), dtype=np.float32)
-    a @ b
     best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+    with threadpool_limits(limits=1, user_api="blas"):
         a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9 * usable_cores()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def nvidia_gpus(driver_dir: str = "/proc/driver/nvidia/gpus") -> int:
