@@ -509,24 +509,25 @@ PRESETS: dict[str, dict[str, Any]] = {
 # 90-160 ms on a fast CPU (oneDNN capped at AVX2, 190 GFLOP/s float32 matrix products) and 620-760
 # ms on a 2-core EPYC with AVX2 only (64 GFLOP/s, on Eigen's kernels: oneDNN's were not yet turned
 # on there), where the demo as it is took 12 minutes and trained 449 steps. Half the filters (about
-# half the step time there), 1,600 pets (ingested, transformed and evaluated in about 60% of the
-# time) and a 4.5-minute budget end that run within 10 minutes; epochs of 200 steps correct the
-# budget's first estimate within the run, and twice the rate learns faster in its few hundred steps
-# (docs/PERFORMANCE.md). On the fast CPU the full demo in float32 is the better model (eval mean IoU
-# 0.73 against 0.68 in its minutes).
+# half the step time there) and 1,600 pets (ingested, transformed and evaluated in about 60% of the
+# time) ended that run within 10 minutes with 4.5 minutes of training, which the run's target now
+# sets; epochs of 200 steps correct the budget's first estimate within the run, and twice the rate
+# learns faster in its few hundred steps (docs/PERFORMANCE.md). On the fast CPUs the full demo in
+# float32 is the better model (eval mean IoU 0.73 against 0.68 in its minutes; 0.70 against 0.61 on
+# a Zen 3 EPYC).
 PRESETS["demo-float32"] = {
     **PRESETS["demo"],
     "synthetic_num_images": 1600,
     "base_filters": 4,
     "learning_rate": 2e-3,
-    "train_minutes": 4.5,
     "checkpoint_every_steps": 200,
 }
 
 
-# The float32 matrix-product rate from which the full demo trains enough float32 steps in its
-# minutes: between the two CPUs measured (64 and 190 GFLOP/s), where the lighter network's fewer
-# filters stop paying for the full one's fewer steps (docs/PERFORMANCE.md).
+# The float32 matrix-product rate (`cpu.float32_gflops`) from which the full demo trains enough
+# float32 steps in its minutes: between the slow CPU (64 GFLOP/s) and the fast ones (150-190),
+# where the lighter network's fewer filters stop paying for the full one's fewer steps
+# (docs/PERFORMANCE.md).
 FULL_DEMO_FLOAT32_GFLOPS = 110.0
 
 
