@@ -25,7 +25,7 @@ def test_the_deadline_keeps_a_share_of_the_time_before_the_trainer_for_what_foll
     # 2 minutes to reach the Trainer: 0.75 x 120 s = 90 s are kept after training.
     limits = budget.training_time(8.0, 9.5, STARTED, STARTED + 120)
     assert limits.deadline == pytest.approx(STARTED + 570 - 90)
-    assert "--run-minutes 9.5" in limits.why and "after 2.0 min" in limits.why
+    assert "--run-minutes 9.5" in limits.why and "after the 2.0 min" in limits.why
     # a cached run reaches the Trainer at once: still 30 s for the Evaluators and the report
     quick = budget.training_time(8.0, 9.5, STARTED, STARTED + 10)
     assert quick.deadline == pytest.approx(STARTED + 570 - budget.MIN_AFTER_TRAINING_SECONDS)
@@ -61,12 +61,12 @@ def test_the_first_estimate_says_which_limit_set_it():
     by_run = budget.training_time(8.0, 9.5, STARTED, now)  # 570 - 90 - 120 = 360 s left
     steps, why = budget.first_estimate(20_000, by_run, 0.1, now)
     assert steps == int(360 / (0.1 * budget.FIRST_ESTIMATE_OVERHEAD))
-    assert "fit 6.0 min, what --run-minutes 9.5 leaves" in why
-    assert "at most --train-minutes 8" in why
+    assert "fit 6.0 min of training: what --run-minutes 9.5 leaves" in why
+    assert "(at most --train-minutes 8, --train-steps 20000)" in why
     by_minutes = budget.training_time(3.0, 9.5, STARTED, now)
     steps, why = budget.first_estimate(20_000, by_minutes, 0.1, now)
     assert steps == int(180 / (0.1 * budget.FIRST_ESTIMATE_OVERHEAD))
-    assert "fit --train-minutes 3 at 100 ms/step" in why
+    assert "at 100 ms/step measured here fit --train-minutes 3 (at most --train-steps" in why
     assert budget.first_estimate(500, budget.TrainingTime(0.0), 0.1, now) == (500, "500 steps")
 
 

@@ -88,8 +88,8 @@ def training_time(
     before = max(now - started, 0.0)
     after = max(MIN_AFTER_TRAINING_SECONDS, AFTER_TRAINING_SHARE * before)
     why = (
-        f"what --run-minutes {run_minutes:g} leaves: the run reached the Trainer after "
-        f"{before / 60:.1f} min and keeps {after / 60:.1f} for the export, the Evaluators and the "
+        f"what --run-minutes {run_minutes:g} leaves after the {before / 60:.1f} min the run took "
+        f"to reach the Trainer and {after / 60:.1f} kept for the export, the Evaluators and the "
         "report"
     )
     return TrainingTime(train_minutes, started + 60.0 * run_minutes - after, why)
@@ -115,15 +115,16 @@ def first_estimate(
         return train_steps, f"{train_steps} steps"
     fit = int(seconds / (seconds_per_step * FIRST_ESTIMATE_OVERHEAD))
     steps = max(MIN_STEPS, min(train_steps, fit))
+    most = f"--train-steps {train_steps}"
     if limits.deadline is not None and (limits.minutes <= 0 or seconds < 60 * limits.minutes):
-        budget = f"{seconds / 60:.1f} min, {limits.from_now(now).why}"
+        budget = f"{seconds / 60:.1f} min of training: {limits.from_now(now).why}"
         if limits.minutes > 0:
-            budget += f" (at most --train-minutes {limits.minutes:g})"
+            most = f"--train-minutes {limits.minutes:g}, {most}"
     else:
         budget = f"--train-minutes {limits.minutes:g}"
     why = (
-        f"about {steps} steps fit {budget} at {1000 * seconds_per_step:.0f} ms/step measured "
-        f"here (at most --train-steps {train_steps}); corrected after each epoch"
+        f"about {steps} steps at {1000 * seconds_per_step:.0f} ms/step measured here fit "
+        f"{budget} (at most {most}); corrected after each epoch"
     )
     return steps, why
 
