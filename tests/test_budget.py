@@ -22,9 +22,9 @@ def test_without_a_run_target_or_a_start_only_the_training_minutes_count():
 
 
 def test_the_deadline_keeps_a_share_of_the_time_before_the_trainer_for_what_follows():
-    # 2 minutes to reach the Trainer: 0.75 x 120 s = 90 s are kept after training.
+    # 2 minutes to reach the Trainer: 0.9 x 120 s = 108 s are kept after training.
     limits = budget.training_time(8.0, 9.5, STARTED, STARTED + 120)
-    assert limits.deadline == pytest.approx(STARTED + 570 - 90)
+    assert limits.deadline == pytest.approx(STARTED + 570 - 108)
     assert "--run-minutes 9.5" in limits.why and "after the 2.0 min" in limits.why
     # a cached run reaches the Trainer at once: still 30 s for the Evaluators and the report
     quick = budget.training_time(8.0, 9.5, STARTED, STARTED + 10)
@@ -58,10 +58,10 @@ def test_the_run_start_is_read_from_the_runners_environment(value, started):
 
 def test_the_first_estimate_says_which_limit_set_it():
     now = STARTED + 120
-    by_run = budget.training_time(8.0, 9.5, STARTED, now)  # 570 - 90 - 120 = 360 s left
+    by_run = budget.training_time(8.0, 9.5, STARTED, now)  # 570 - 108 - 120 = 342 s left
     steps, why = budget.first_estimate(20_000, by_run, 0.1, now)
-    assert steps == int(360 / (0.1 * budget.FIRST_ESTIMATE_OVERHEAD))
-    assert "fit 6.0 min of training: what --run-minutes 9.5 leaves" in why
+    assert steps == int(342 / (0.1 * budget.FIRST_ESTIMATE_OVERHEAD))
+    assert "fit 5.7 min of training: what --run-minutes 9.5 leaves" in why
     assert "(at most --train-minutes 8, --train-steps 20000)" in why
     by_minutes = budget.training_time(3.0, 9.5, STARTED, now)
     steps, why = budget.first_estimate(20_000, by_minutes, 0.1, now)
