@@ -33,7 +33,7 @@ FIRST_ESTIMATE_OVERHEAD = 1.3
 MIN_STEPS = 10
 # The work after training (the export, both Evaluators, the Pusher, the report) as a share of the
 # time the run took to reach the Trainer: both are mostly fixed costs at the machine's speed of the
-# day; demo runs measured 0.53-0.70 on a Zen 3 EPYC and 0.66 on the AVX512-BF16 machine
+# day; demo runs measured 0.55-0.70 on a Zen 3 EPYC and 0.66 on the AVX512-BF16 machine
 # (docs/PERFORMANCE.md), and the two vary apart from run to run: the rest is margin.
 AFTER_TRAINING_SHARE = 0.9
 MIN_AFTER_TRAINING_SECONDS = 30.0
