@@ -80,6 +80,8 @@ def main(argv: list[str]) -> int:
         "chief": plan.is_chief,
         "steps": int(model.optimizer.iterations.numpy()),
         "loss_scale": type(model.optimizer).__name__,
+        # each worker proposes its own horizon; all must take the first replica's
+        "agreed_steps": budget.chief_steps(plan.strategy, 100 + plan.task_index),
     }
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"losses-{plan.task_index}.json"), "w") as f:

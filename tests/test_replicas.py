@@ -1,7 +1,8 @@
 """Training beyond one device, proven on CPU stand-ins: logical CPU devices for GPUs, loopback
 worker processes for a cluster. The same global batch gives the same losses on 1 replica, 2
 replicas and 2 workers; a killed run resumes from its checkpoint; the GPU precision (float16 with
-loss scaling) and XLA train; the choices for a machine with GPUs, from a faked device list."""
+loss scaling) and XLA train; the choices for a machine with GPUs, from a faked device list; the
+workers keep the chief's step count."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def one_replica(tmp_path_factory) -> dict:
 def test_two_replicas_of_batch_2_train_like_one_of_batch_4(one_replica, tmp_path):
     two = _losses(str(tmp_path), "--devices", "2", "--batch-size", "4")
     assert (one_replica["replicas"], two["replicas"]) == (1, 2)
+    assert one_replica["agreed_steps"] == two["agreed_steps"] == 100  # not 100 per replica
     assert len(two["losses"]) == STEPS
     np.testing.assert_allclose(two["losses"], one_replica["losses"], rtol=2e-4)
     assert one_replica["losses"][-1] < one_replica["losses"][0]  # it does learn
@@ -60,6 +62,8 @@ def test_two_workers_train_like_one_with_the_same_global_batch(one_replica, tmp_
     results = [json.load(open(tmp_path / f"losses-{i}.json")) for i in range(2)]
     assert [r["chief"] for r in results] == [True, False]
     assert all(r["workers"] == 2 and r["replicas"] == 2 for r in results)
+    # worker 1 proposed 101 steps: a time budget's horizons differ, the chief's is kept
+    assert [r["agreed_steps"] for r in results] == [100, 100]
     np.testing.assert_allclose(results[0]["losses"], one_replica["losses"], rtol=2e-4)
 
 

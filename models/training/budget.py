@@ -130,6 +130,22 @@ def first_estimate(
     return steps, why
 
 
+def chief_steps(strategy: tf.distribute.Strategy, steps: int) -> int:
+    """The first replica's step count on every replica: each worker of a cluster times its own
+    steps, and workers whose horizons differ by one step wait on each other forever."""
+    if strategy.num_replicas_in_sync <= 1:
+        return steps
+
+    def first_replica_only() -> tf.Tensor:
+        first = tf.distribute.get_replica_context().replica_id_in_sync_group == 0
+        return tf.where(first, tf.constant(float(steps)), tf.constant(0.0))
+
+    total = strategy.reduce(
+        tf.distribute.ReduceOp.SUM, strategy.run(first_replica_only), axis=None
+    )  # fmt: skip
+    return int(round(float(total.numpy())))
+
+
 class CosineToHorizon(keras.optimizers.schedules.LearningRateSchedule):
     """Cosine decay from `initial` to `initial * final_fraction` at the step the horizon holds
     (Keras' CosineDecay with its decay steps read from a variable at every step)."""
@@ -208,6 +224,7 @@ class TimeBudget(keras.callbacks.Callback):
             return
         left = self._limits.seconds_left(self._spent_before + elapsed, time.time()) or 0.0
         steps = int(min(self.max_steps, max(step + left * done / elapsed, step, MIN_STEPS)))
+        steps = chief_steps(self.model.distribute_strategy, steps)
         horizon = horizon_of(self.model)
         if steps != int(horizon.numpy()):
             logging.info(

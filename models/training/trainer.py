@@ -132,7 +132,8 @@ def fit(
     examples to TensorBoard, the metrics per epoch to training_log.csv.
     """
     settings = config.training
-    planned = int(budget.horizon_of(model).numpy())
+    planned = budget.chief_steps(model.distribute_strategy, int(budget.horizon_of(model).numpy()))
+    budget.horizon_of(model).assign(planned)
     steps_per_epoch = min(settings.checkpoint_every_steps, planned)
     # Epochs enough for the most steps a budget may grant; StopAtHorizon ends the run on time.
     epochs = math.ceil(max(settings.train_steps, planned) / steps_per_epoch)
