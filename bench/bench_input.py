@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
-from models import contracts
+from models import contracts, cpu
 from models.training import execution, inputs, timing
 from models.training.model import build_training_model
 from models.transform import overlap_tile
@@ -87,8 +87,7 @@ def bench_preset(name: str, examples: int, batches: int, input_only: bool = Fals
         dataset = inputs.from_tfrecords([path], transformed_spec(config), config, training=True)
         input_rate = input_images_per_second(dataset, batches, config.training.batch_size)
     if input_only:
-        return {"preset": name, "cores": len(os.sched_getaffinity(0)),
-                "input_images_per_s": input_rate}  # fmt: skip
+        return {"preset": name, "cores": cpu.usable_cores(), "input_images_per_s": input_rate}
     plan = execution.plan_for(config)
     model = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
     step_seconds = timing.seconds_per_step(model, config, steps=3)

@@ -111,14 +111,15 @@ def first_estimate(
 ) -> tuple[int, str]:
     """(steps, why): `train_steps`, or the steps that fit the time left at the measured step
     time."""
-    seconds = limits.from_now(now).seconds_left(0.0, now)
+    floored = limits.from_now(now)
+    seconds = floored.seconds_left(0.0, now)
     if seconds is None or not seconds_per_step:
         return train_steps, f"{train_steps} steps"
     fit = int(seconds / (seconds_per_step * FIRST_ESTIMATE_OVERHEAD))
     steps = max(MIN_STEPS, min(train_steps, fit))
     most = f"--train-steps {train_steps}"
     if limits.deadline is not None and (limits.minutes <= 0 or seconds < 60 * limits.minutes):
-        budget = f"{seconds / 60:.1f} min of training: {limits.from_now(now).why}"
+        budget = f"{seconds / 60:.1f} min of training: {floored.why}"
         if limits.minutes > 0:
             most = f"--train-minutes {limits.minutes:g}, {most}"
     else:
