@@ -1,21 +1,25 @@
-"""Compiles the petunet pipeline to a Kubeflow Pipelines v2 / Vertex AI pipeline spec (JSON).
+"""Compiles the petunet pipeline to one pipeline spec (JSON) that Vertex AI Pipelines and
+open-source Kubeflow Pipelines v2 both run.
 
     python kubeflow_v2_runner.py --output petunet_pipeline.json \
         --pipeline-root gs://BUCKET/petunet --image REGION-docker.pkg.dev/PROJECT/REPO/petunet:TAG \
         --data-root gs://BUCKET/oxford-iiit-pet --preset paper
 
-Nothing is uploaded and no cluster is contacted. The data set's description comes from
---dataset-json (a local file, so nothing remote is read) or from the data root (dataset.json, or
-the Oxford layout), so a wrong one fails here; the ExampleGen checks the data against it when it
-runs. Every setting of local_runner.py is accepted, with the same flags (pipeline/cli.py). User code
-(Transform's preprocessing_fn, the Trainer's run_fn, the custom components) is referenced by module
-path, so the image built from this repository (see README) must have it on PYTHONPATH; the
-spec carries no wheel.
+Nothing is uploaded and no cluster is contacted. The spec is a PipelineSpec of schema 2.1.0
+(pipeline/kubeflow/spec.py); --pipeline-root is its default root, and a run submitted with another
+root writes everything, the serving directory and the Trainer's backups included, under that one.
+The data set's description comes from --dataset-json (a local file, so nothing remote is read) or
+from the data root (dataset.json, or the Oxford layout), so a wrong one fails here; the ExampleGen
+checks the data against it when it runs. Every setting of local_runner.py is accepted, with the same
+flags (pipeline/cli.py). User code (Transform's preprocessing_fn, the Trainer's run_fn, the custom
+components) is referenced by module path, so the image built from this repository (see README) must
+have it on PYTHONPATH; the spec carries no wheel.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -25,34 +29,46 @@ from pipeline import cli
 DEFAULT_IMAGE = "petunet:latest"
 
 
+# Under each run's pipeline root unless --serving-model-dir names a folder (models/run_paths.py)
+SERVING_MODEL_DIR = "serving_model"
+TRAINER_BACKUP_DIR = "trainer_backup"
+COMPILE_ROOT = "gs://compile-time-placeholder"  # TFX needs a root; the spec's default is ours
+
+
 def compile_pipeline(
     config: configs.PipelineConfig,
     data_root: str,
-    pipeline_root: str,
+    pipeline_root: str | None,
     image: str,
     output: str,
     vertex_training=None,
+    serving_model_dir: str = SERVING_MODEL_DIR,
 ) -> str:
-    """Writes the KFP v2 pipeline JSON to `output` and returns its path."""
+    """Writes the pipeline spec to `output` and returns its path."""
     from tfx import v1 as tfx
 
+    from pipeline.kubeflow import spec
     from pipeline.pipeline import create_pipeline
 
     pipeline = create_pipeline(
         config,
         data_root,
-        pipeline_root=pipeline_root,
-        serving_model_dir=os.path.join(pipeline_root, "serving_model"),
-        backup_root=os.path.join(pipeline_root, "trainer_backup"),
+        pipeline_root=pipeline_root or COMPILE_ROOT,
+        serving_model_dir=serving_model_dir,
+        backup_root=TRAINER_BACKUP_DIR,
         vertex_training=vertex_training,
-        span_resolvers=False,
+        kubeflow=True,
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
-        output_dir=os.path.dirname(os.path.abspath(output)),
-        output_filename=os.path.basename(output),
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=image,
+            default_commands=spec.ENTRYPOINT_COMMAND,
+            use_pipeline_spec_2_1=True,
+        ),
     )
-    runner.run(pipeline, write_out=True)
+    job = runner.run(pipeline, write_out=False)
+    with open(output, "w") as f:
+        json.dump(spec.for_both_backends(job, pipeline_root), f, indent=2, sort_keys=True)
     return output
 
 
@@ -60,7 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     spec = parser.add_argument_group("the pipeline spec")
     spec.add_argument("--output", default="petunet_pipeline.json", help="spec file to write")
-    spec.add_argument("--pipeline-root", required=True, help="e.g. gs://BUCKET/petunet")
+    spec.add_argument(
+        "--pipeline-root",
+        help="the spec's default pipeline root, e.g. gs://BUCKET/petunet (a run may give another)",
+    )
+    spec.add_argument(
+        "--serving-model-dir",
+        default=SERVING_MODEL_DIR,
+        help="where the Pusher writes versions and ServedModel reads the baseline (default: "
+        f"{SERVING_MODEL_DIR}/ under the run's pipeline root)",
+    )
     spec.add_argument("--image", default=DEFAULT_IMAGE, help="container image with petunet")
     trainer = parser.add_argument_group("the Trainer as a Vertex AI custom training job")
     trainer.add_argument("--trainer-machine-type", help="e.g. n1-standard-8, g2-standard-12")
@@ -134,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             args.image,
             args.output,
             vertex_training,
+            args.serving_model_dir,
         )
     print(f"petunet: wrote {path}")
     return 0

@@ -21,7 +21,8 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
-from pipeline import node_ids, run_report
+from models import node_ids
+from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

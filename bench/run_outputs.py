@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from models import node_ids
 from models.dataset import DatasetSpec
-from pipeline import node_ids, run_report
+from pipeline import run_report
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import hashlib
 import os
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROJECT_PACKAGES = ("models", "components", "pipeline")
+PROJECT_PACKAGES = ("models", "components", "pipeline", "petunet")
 
 
 def _source(module: str, root: str) -> str | None:

@@ -2,10 +2,12 @@
 components/ and models/, referenced by module path so that a KFP/Vertex image needs no wheel.
 
 SegmentationExampleGen -> StatisticsGen -> SchemaGen -> SchemaCurator -> ExampleValidator ->
-Transform -> Trainer -> (latest blessed model) -> Evaluator (eval split, blessing) + Evaluator
-(test split, report) -> Pusher. The data set's description (config.dataset) reaches every
-component that needs it: the ExampleGen's checks, Transform's label mapping, the Trainer, and the
-Evaluators' metric names.
+DataGate -> Transform -> Trainer -> (baseline) -> Evaluator (eval split, blessing) + Evaluator
+(test split, report) -> Pusher. The baseline is the last model the eval Evaluator blessed: found
+in ML Metadata by a resolver locally, read from the serving directory (ServedModel) under
+Kubeflow Pipelines and Vertex AI, whose backends run no resolver that can tell it apart.
+The data set's description (config.dataset) reaches every component that needs it: the
+ExampleGen's checks, Transform's label mapping, the Trainer, and the Evaluators' metric names.
 """
 
 from __future__ import annotations
@@ -13,18 +15,23 @@ from __future__ import annotations
 import os
 
 from tfx import v1 as tfx
+from tfx.utils import proto_utils
 
 from components.data_gate.component import DataGate
+from components.evaluator.component import Evaluator
 from components.example_gen import layouts
-from components.example_gen.component import SegmentationExampleGen
+from components.example_gen.component import SegmentationExampleGen, input_config
+from components.example_gen.fingerprint import DataFingerprint
 from components.pusher.component import AtomicPusher
 from components.schema_curator.component import SchemaCurator
+from components.served_model.component import ServedModel
 from components.transform.component import Transform
+from models import node_ids
 from models.config import PipelineConfig
 from models.contracts import EVAL, TEST, TRAIN, TRAINER_BACKUP_ROOT_KEY
 from models.evaluation import eval_config, tfma_metrics
 from models.transform import preprocessing
-from pipeline import fingerprint, node_ids, spans
+from pipeline import fingerprint, spans
 from pipeline.vertex import VertexTraining
 
 PREPROCESSING_FN = "models.transform.preprocessing.preprocessing_fn"
@@ -38,9 +45,11 @@ COMPONENT_CODE: dict[str, tuple[str, ...]] = {
     "DataGate": (DataGate.__module__,),
     node_ids.TRANSFORM: (PREPROCESSING_FN.rpartition(".")[0], Transform.__module__),
     node_ids.TRAINER: (RUN_FN.rpartition(".")[0],),
-    node_ids.EVALUATOR: (EVALUATOR_MODULE, tfma_metrics.MODULE),
-    node_ids.TEST_EVALUATOR: (EVALUATOR_MODULE, tfma_metrics.MODULE),
+    node_ids.EVALUATOR: (Evaluator.__module__, EVALUATOR_MODULE, tfma_metrics.MODULE),
+    node_ids.TEST_EVALUATOR: (Evaluator.__module__, EVALUATOR_MODULE, tfma_metrics.MODULE),
     node_ids.PUSHER: (AtomicPusher.__module__,),
+    node_ids.SERVED_MODEL: (ServedModel.__module__,),
+    node_ids.DATA_FINGERPRINT: (DataFingerprint.__module__,),
 }
 
 
@@ -63,6 +72,27 @@ def has_spans(config: PipelineConfig, data_root: str) -> bool:
     return bool(layouts.spans(data_root))
 
 
+def _baseline(serving_dir: str, kubeflow: bool):
+    """The node whose "model" output is the baseline: the latest model the eval-split Evaluator
+    blessed (the one pushed), never a blessing of the test Evaluator, which has no thresholds and
+    would bless nearly anything."""
+    if kubeflow:
+        return ServedModel(serving_model_dir=serving_dir).with_id(node_ids.SERVED_MODEL)
+    return tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.Model,
+            producer_component_id=node_ids.TRAINER,
+            output_key="model",
+        ),
+        model_blessing=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.ModelBlessing,
+            producer_component_id=node_ids.EVALUATOR,
+            output_key="blessing",
+        ),
+    ).with_id(node_ids.RESOLVER)
+
+
 def create_pipeline(
     config: PipelineConfig,
     data_root: str,
@@ -72,22 +102,35 @@ def create_pipeline(
     serving_model_dir: str | None = None,
     backup_root: str | None = None,
     vertex_training: VertexTraining | None = None,
-    span_resolvers: bool = True,
+    kubeflow: bool = False,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline for `config` reading the data folder `data_root`, which
     config.dataset describes (see components.example_gen.layouts.describe).
 
-    The paths default to the config's local layout; the Kubeflow runner passes remote ones, and
+    The paths default to the config's local layout. `kubeflow`: the pipeline the Kubeflow runner
+    compiles, with no resolver (ServedModel gives the baseline, DataFingerprint the data's key)
+    and paths that may be relative to the pipeline root given at submission (models/run_paths.py);
     with `vertex_training` the Trainer runs as a Vertex AI custom job (pipeline/vertex.py).
     """
     dataset = config.dataset
     with_spans = has_spans(config, data_root)
+    fingerprint_node = None
+    if kubeflow:
+        example_input = input_config(dataset, with_spans)
+        fingerprint_node = DataFingerprint(
+            input_base=data_root,
+            input_config=proto_utils.proto_to_json(example_input),
+            dataset=dataset.to_json(),
+        ).with_id(node_ids.DATA_FINGERPRINT)
     example_gen = SegmentationExampleGen(
         input_base=data_root,
         dataset=dataset,
         eval_percent=config.data.eval_percent,
         max_file_mb=config.data.max_file_mb,
         with_spans=with_spans,
+        data_fingerprint=(
+            fingerprint_node.outputs["fingerprint"].future()[0].value if fingerprint_node else None
+        ),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     # The schema is inferred from train only, so ExampleValidator really checks eval and test.
@@ -104,7 +147,7 @@ def create_pipeline(
     # Transform and the Trainer read the schema through the gate: neither runs if a gate fails.
     # With spans: the previous span's statistics, for the drift gate, and the window of spans
     # Transform and the Trainer read (TFX's span-range resolution, after this run's ExampleGen).
-    local_spans = with_spans and span_resolvers  # KFP v2 compiles no such resolver
+    local_spans = with_spans and not kubeflow  # Kubeflow runs no resolver
     resolvers = (
         spans.resolvers(config, data_root, example_gen, statistics_gen) if local_spans else None
     )
@@ -131,28 +174,16 @@ def create_pipeline(
         # labels say nothing useful and made Transform hold every transformed example in memory.
         disable_statistics=True,
     )
-    # The baseline is the latest model the eval-split Evaluator blessed (the one pushed): never a
-    # blessing of the test Evaluator, which has no thresholds and would bless nearly anything.
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.Model,
-            producer_component_id=node_ids.TRAINER,
-            output_key="model",
-        ),
-        model_blessing=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.ModelBlessing,
-            producer_component_id=node_ids.EVALUATOR,
-            output_key="blessing",
-        ),
-    ).with_id(node_ids.RESOLVER)
+    serving_dir = serving_model_dir or os.path.abspath(config.run.serving_model_dir)
+    baseline_node = _baseline(serving_dir, kubeflow)
+    baseline = baseline_node.outputs["model"]
     trainer_class = tfx.components.Trainer
     cloud: dict = {}
     if vertex_training is not None:
         trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
         cloud = vertex_training.custom_config()
     # --warm-start: from the weights of the model the baseline is (the latest blessed one).
-    base_model = model_resolver.outputs["model"] if config.training.warm_start else None
+    base_model = baseline if config.training.warm_start else None
     trainer = trainer_class(
         run_fn=RUN_FN,
         base_model=base_model,
@@ -169,10 +200,10 @@ def create_pipeline(
             **cloud,
         },
     )
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
+        baseline_model=baseline,
         eval_config=eval_config.build_eval_config(config.evaluation, dataset),
         example_splits=[EVAL],
         module_path=EVALUATOR_MODULE,  # custom_extractors: bounded batches, bounded memory
@@ -180,7 +211,7 @@ def create_pipeline(
     # TFX merges all example_splits of one Evaluator into one data set: a second one reports the
     # test split on its own. It has no baseline and no thresholds that matter, and its result
     # does not gate the Pusher.
-    test_evaluator = tfx.components.Evaluator(
+    test_evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         eval_config=eval_config.build_eval_config(eval_config.REPORT_ONLY, dataset),
@@ -191,9 +222,7 @@ def create_pipeline(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=serving_model_dir or os.path.abspath(config.run.serving_model_dir)
-            )
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
         ),
     ).with_id(node_ids.PUSHER)
     return tfx.dsl.Pipeline(
@@ -201,6 +230,7 @@ def create_pipeline(
         pipeline_root=pipeline_root or os.path.abspath(config.run.pipeline_root),
         components=_with_code_fingerprints(
             [
+                *([fingerprint_node] if fingerprint_node else []),
                 example_gen,
                 statistics_gen,
                 *(resolvers.nodes if resolvers else []),
@@ -210,7 +240,7 @@ def create_pipeline(
                 data_gate,
                 transform,
                 trainer,
-                model_resolver,
+                baseline_node,
                 evaluator,
                 test_evaluator,
                 pusher,

@@ -19,8 +19,8 @@ from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver
 
 from components.example_gen import layouts
+from models import node_ids
 from models.config import PipelineConfig
-from pipeline import node_ids
 
 
 class NewestSpans(resolver.ResolverStrategy):

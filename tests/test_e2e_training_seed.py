@@ -11,9 +11,9 @@ import os
 import pytest
 
 from models import config as configs
-from models import contracts
+from models import contracts, node_ids
 from models.training import inputs, trainer
-from pipeline import node_ids, run_report
+from pipeline import run_report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="first_run")]
 

@@ -10,7 +10,6 @@ import os
 
 from absl import logging
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx import types as tfx_types
 from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import ExampleAnomalies, Examples, ExampleStatistics, Schema
 from tfx.utils import io_utils
@@ -18,6 +17,7 @@ from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter, comp
 
 from components.data_gate import drift, gates
 from components.example_gen.report import REPORT_FILE
+from petunet import DriftReport
 
 ANOMALIES_FILE = "SchemaDiff.pb"  # what ExampleValidator writes per split
 SCHEMA_FILE = "schema.pbtxt"
@@ -34,12 +34,6 @@ def _anomalies(artifact: ExampleAnomalies) -> dict[str, anomalies_pb2.Anomalies]
 def _previous(statistics: ExampleStatistics, previous: ExampleStatistics | None):
     """The previous span's statistics, if there is a previous span (not for the first)."""
     return previous if previous is not None and previous.span < statistics.span else None
-
-
-class DriftReport(tfx_types.Artifact):
-    """The new span against the previous one, per drift feature (drift.json)."""
-
-    TYPE_NAME = "petunet.DriftReport"
 
 
 @component

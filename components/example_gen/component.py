@@ -17,7 +17,12 @@ from tfx.types.component_spec import ExecutionParameter
 
 from components.example_gen import executor, layouts
 from components.example_gen.driver import ExampleGenDriver
-from components.example_gen.executor import DATASET_KEY, EVAL_PERCENT_KEY, MAX_FILE_MB_KEY
+from components.example_gen.inputs import (
+    DATA_FINGERPRINT_KEY,
+    DATASET_KEY,
+    EVAL_PERCENT_KEY,
+    MAX_FILE_MB_KEY,
+)
 from models.config import DataConfig
 from models.dataset import DatasetSpec
 
@@ -33,14 +38,15 @@ def input_config(dataset: DatasetSpec, with_spans: bool = False) -> example_gen_
 
 
 class SegmentationExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
-    """FileBasedExampleGen's parameters plus eval_percent and the data set's description, so
-    both are part of the cache key."""
+    """FileBasedExampleGen's parameters plus eval_percent, the data set's description and (under
+    Kubeflow) the data's fingerprint, so all are part of the cache key."""
 
     PARAMETERS = {
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         EVAL_PERCENT_KEY: ExecutionParameter(type=int),
         DATASET_KEY: ExecutionParameter(type=str),
         MAX_FILE_MB_KEY: ExecutionParameter(type=float),
+        DATA_FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),
     }
 
 
@@ -58,7 +64,10 @@ class SegmentationExampleGen(FileBasedExampleGen):
         eval_percent: int,
         max_file_mb: float,
         with_spans: bool = False,
+        data_fingerprint=None,
     ):
+        """data_fingerprint: under Kubeflow, the DataFingerprint task's output (a placeholder), so
+        that the task's cache key covers the data."""
         DataConfig(eval_percent=eval_percent, max_file_mb=max_file_mb)  # checks both, named
         spec = SegmentationExampleGenSpec(
             input_base=input_base,
@@ -69,6 +78,7 @@ class SegmentationExampleGen(FileBasedExampleGen):
             eval_percent=eval_percent,
             dataset=dataset.to_json(),
             max_file_mb=float(max_file_mb),
+            data_fingerprint=data_fingerprint,
             examples=channel.Channel(type=standard_artifacts.Examples),
         )
         # FileBasedExampleGen.__init__ would build its own spec without eval_percent.

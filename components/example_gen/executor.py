@@ -23,58 +23,29 @@ import tensorflow as tf
 from absl import logging
 from tfx import types
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
-from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import proto_utils
 
 from components import content_key
-from components.example_gen import files, layouts, report
+from components.example_gen import layouts, report
 from components.example_gen.images import Ingested
+from components.example_gen.inputs import (
+    EVAL_PERCENT_KEY,
+    MAX_FILE_MB_KEY,
+    SPAN_PROPERTY,
+    dataset_of,
+    is_resolved,
+    resolve_input,
+    resolved_root,
+)
 from components.example_gen.layout import MalformedRow, Row, split_of
 from models import contracts
 from models.contracts import EVAL, TEST, TRAIN
 from models.dataset import DatasetSpec
 
-EVAL_PERCENT_KEY = "eval_percent"
-DATASET_KEY = "dataset"  # the data set's description (JSON), written next to the examples too
-MAX_FILE_MB_KEY = "max_file_mb"  # the largest file read (MB); a guard against runaway reads
 DATASET_FILE = "dataset.json"
 _REPORT_PATH_KEY = "_ingest_report_path"  # private exec property: where the pipeline writes it
 _OUTCOMES = "outcomes"
 _METRICS_NAMESPACE = "ExampleGen"
-SPAN_PROPERTY = "span"  # what TFX's FileBasedDriver resolved ({SPAN} in the patterns)
-
-
-def sources_by_split(input_config: example_gen_pb2.Input) -> dict[str, str]:
-    """split name -> source (list file or folder); train and eval must share one."""
-    patterns = {split.name: split.pattern for split in input_config.splits}
-    if set(patterns) != {TRAIN, EVAL, TEST}:
-        got = sorted(patterns)
-        raise ValueError(f"the ExampleGen needs input splits train, eval, test; got {got}")
-    if patterns[TRAIN] != patterns[EVAL]:
-        raise ValueError("the ExampleGen: train and eval must read the same source")
-    return patterns
-
-
-def resolved_root(exec_properties: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """(the folder this run reads, the source of each split in it): with spans, the newest span's
-    folder, which TFX's driver put in the patterns (`span-2/annotations/trainval.txt`)."""
-    input_config = example_gen_pb2.Input()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
-    )
-    sources = sources_by_split(input_config)
-    root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    heads = {pattern.split("/", 1)[0] for pattern in sources.values()}
-    if len(heads) == 1 and next(iter(heads)).startswith(layouts.SPAN_PREFIX):
-        head = next(iter(heads))
-        root = files.join(root, head)
-        sources = {split: pattern[len(head) + 1 :] for split, pattern in sources.items()}
-    return root, sources
-
-
-def dataset_of(exec_properties: dict[str, Any]) -> DatasetSpec:
-    return DatasetSpec.from_json(exec_properties[DATASET_KEY])
 
 
 def to_example(item: Ingested, class_names: tuple[str, ...] = ()) -> tf.train.Example:
@@ -233,6 +204,8 @@ class Executor(BaseExampleGenExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
+        if not is_resolved(exec_properties):  # under Kubeflow no driver ran before
+            exec_properties = resolve_input(exec_properties)
         root, sources = resolved_root(exec_properties)
         spec = dataset_of(exec_properties)
         layouts.for_spec(spec).check(root, list(dict.fromkeys(sources.values())), spec)
@@ -244,7 +217,7 @@ class Executor(BaseExampleGenExecutor):
             f.write(json.dumps(spec.to_dict(), indent=1, sort_keys=True))
         super().Do(input_dict, output_dict, {**exec_properties, _REPORT_PATH_KEY: report_path})
         content_key.mark(examples, content_key.content_key([], exec_properties))
-        # The driver records the span as a custom property; StatisticsGen copies the artifact
+        # The resolution records the span as a custom property; StatisticsGen copies the artifact
         # property to its statistics, which the drift gate pairs by span.
         examples.span = int(exec_properties.get(SPAN_PROPERTY) or 0)
         with tf.io.gfile.GFile(report_path) as f:

@@ -24,6 +24,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from models import node_ids, run_paths
+
 PARTIAL_PREFIX = ".partial-"
 ALREADY_SERVING_KEY = "already_serving"  # custom property: the version dir that holds this model
 
@@ -109,9 +111,10 @@ class Executor(tfx_pusher.Executor):
         )
         if destination.WhichOneof("destination") != "filesystem":
             raise NotImplementedError("petunet's Pusher pushes to a filesystem destination only")
-        version, path, pushed = push_atomically(
-            self.GetModelPath(input_dict), destination.filesystem.base_directory
+        base = run_paths.resolve(  # Kubeflow: relative to this run's pipeline root
+            destination.filesystem.base_directory, model_push.uri, node_ids.PUSHER
         )
+        version, path, pushed = push_atomically(self.GetModelPath(input_dict), base)
         if pushed:
             self._MarkPushed(model_push, pushed_destination=path, pushed_version=version)
         else:

@@ -23,7 +23,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import contracts, errors
+from models import contracts, errors, node_ids, run_paths
 from models.config import TrainerConfig
 from models.training import budget, execution, inputs, memory, warm_start
 from models.training.model import build_training_model
@@ -287,6 +287,7 @@ def _train(
     backup_root = job.custom_config.get(contracts.TRAINER_BACKUP_ROOT_KEY) or os.path.join(
         job.model_run_dir, "backup"
     )
+    backup_root = run_paths.resolve(backup_root, job.model_run_dir, node_ids.TRAINER)
     start = warm_start.begin(model, config, job.base_model)
     tf.io.gfile.makedirs(job.model_run_dir)
     panels = (ValidationPanel(next(iter(eval_data)), job.model_run_dir, config.dataset),)

@@ -23,7 +23,7 @@ def begin(model: tf.keras.Model, config: TrainerConfig, base_model: str | None) 
     base; returns the base's path (None: from scratch)."""
     if not config.training.warm_start:
         return None
-    if not base_model:
+    if not base_model or not tf.io.gfile.exists(os.path.join(base_model, "saved_model.pb")):
         logging.info("petunet: --warm-start: no blessed model yet, training from scratch")
         return None
     from models.serving.export import NETWORK_ASSET, layer_weights, network_description

@@ -17,9 +17,9 @@ from typing import Any
 import jinja2
 import tensorflow as tf
 
-from models import contracts
+from models import contracts, node_ids
 from models.config import PipelineConfig
-from pipeline import node_ids, run_report, workspace
+from pipeline import run_report, workspace
 from pipeline.report import gallery, plots
 
 REPORT_FILE = "report.html"

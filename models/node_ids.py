@@ -1,4 +1,5 @@
-"""The pipeline's node ids, which the wiring, the run report and the tests share."""
+"""The pipeline's node ids, which the wiring, the components that find their own run folder,
+the run report and the tests share."""
 
 EXAMPLE_GEN = "SegmentationExampleGen"
 TRANSFORM = "Transform"
@@ -9,3 +10,5 @@ TEST_EVALUATOR = "test_evaluator"  # the test split: reported only
 PUSHER = "Pusher"
 SPAN_WINDOW = "span_window_resolver"  # with spans: the newest --span-window spans' examples
 PREVIOUS_STATISTICS = "previous_span_statistics_resolver"  # with spans: the span before
+SERVED_MODEL = "ServedModel"  # Kubeflow: the model now served, the baseline
+DATA_FINGERPRINT = "DataFingerprint"  # Kubeflow: the data's fingerprint, in the ExampleGen's key
