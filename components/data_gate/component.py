@@ -74,8 +74,10 @@ def DataGate(  # a component: named like a class
     if failures:
         raise gates.DataGateFailed(failures)
     io_utils.copy_file(source, os.path.join(gated_schema.uri, SCHEMA_FILE))
-    with open(os.path.join(drift_report.uri, drift.DRIFT_FILE), "w") as f:
-        spans = {"span": statistics.span, "previous_span": previous.span if previous else None}
-        json.dump({**spans, "features": comparison}, f, indent=1, sort_keys=True)
+    spans = {"span": statistics.span, "previous_span": previous.span if previous else None}
+    io_utils.write_string_file(  # through TFX's file system: a gs:// URI under Kubeflow
+        os.path.join(drift_report.uri, drift.DRIFT_FILE),
+        json.dumps({**spans, "features": comparison}, indent=1, sort_keys=True),
+    )
     logging.info("DataGate: all gates passed (%d listed, %d skipped)", report["listed"],
                  report["skipped"])  # fmt: skip

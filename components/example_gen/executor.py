@@ -213,6 +213,7 @@ class Executor(BaseExampleGenExecutor):
             output_dict[standard_component_specs.EXAMPLES_KEY]
         )
         report_path = os.path.join(examples.uri, report.REPORT_FILE)
+        tf.io.gfile.makedirs(examples.uri)  # a Kubeflow launcher makes only its parent
         with tf.io.gfile.GFile(os.path.join(examples.uri, DATASET_FILE), "w") as f:
             f.write(json.dumps(spec.to_dict(), indent=1, sort_keys=True))
         super().Do(input_dict, output_dict, {**exec_properties, _REPORT_PATH_KEY: report_path})

@@ -14,6 +14,7 @@ without a baseline, and a warm start trains from scratch.
 import os
 
 from absl import logging
+from tfx.dsl.io import fileio
 from tfx.types.standard_artifacts import Model
 from tfx.utils import io_utils, path_utils
 from tfx.v1.dsl.components import OutputArtifact, Parameter, component
@@ -27,7 +28,7 @@ SERVED_VERSION_PROPERTY = "served_version"  # custom property: the version copie
 def has_model(model: Model) -> bool:
     """Whether a ServedModel artifact (or any Model) holds a SavedModel."""
     path = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
-    return io_utils.file_exists(os.path.join(path, "saved_model.pb"))
+    return fileio.exists(os.path.join(path, "saved_model.pb"))
 
 
 @component
