@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 KFP, VERTEX = "kfp", "vertex"
+FLAVORS = (KFP, VERTEX)
 PROJECT_NUMBER = "123456789"
 SUCCEEDED, CACHED, FAILED, SKIPPED = "SUCCEEDED", "CACHED", "FAILED", "SKIPPED"
 
@@ -186,7 +187,7 @@ class Backend:
     """One backend's store of artifacts and cache, over which runs of one spec execute."""
 
     def __init__(self, flavor: str, image_dir: str, env: dict[str, str], work_dir: str):
-        assert flavor in (KFP, VERTEX)
+        assert flavor in FLAVORS
         self.flavor, self.image_dir, self.env, self.work_dir = flavor, image_dir, env, work_dir
         self.artifacts: list[Artifact] = []
         self.cache: dict[str, tuple[dict[str, list[Artifact]], dict[str, Any]]] = {}

@@ -45,8 +45,10 @@ def _image(tmp_path) -> tuple[str, dict[str, str]]:
 
 
 @pytest.mark.e2e
-@pytest.mark.xdist_group("kubeflow")
-@pytest.mark.parametrize("flavor", [kfp_backend.KFP, kfp_backend.VERTEX])
+@pytest.mark.parametrize(
+    "flavor",  # one worker each: the two backends run side by side
+    [pytest.param(f, marks=pytest.mark.xdist_group(f"kubeflow-{f}")) for f in kfp_backend.FLAVORS],
+)
 def test_the_spec_runs_twice_and_the_second_run_is_judged_against_the_first(tmp_path, flavor):
     data_root = generate_synthetic_pets(str(tmp_path / "pets"), 40, seed=3)
     submitted_root = str(tmp_path / "submitted-root")  # not the root compiled into the spec

@@ -10,6 +10,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 import kubeflow_v2_runner
 from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
+from models import node_ids
 from tests.e2e_runs import ALL_NODES as COMPONENT_IDS
 
 
@@ -21,23 +22,23 @@ def test_compiled_spec_parses_with_one_task_per_component(tmp_path):
     )
     with open(output) as f:
         text = f.read()
-    job = json_format.Parse(text, pipeline_spec_pb2.PipelineJob(), ignore_unknown_fields=True)
-    spec = json_format.ParseDict(
-        json_format.MessageToDict(job.pipeline_spec), pipeline_spec_pb2.PipelineSpec()
-    )
+    spec = json_format.Parse(text, pipeline_spec_pb2.PipelineSpec())  # no field unknown
     assert spec.pipeline_info.name == "petunet"
+    assert spec.schema_version == "2.1.0" and spec.default_pipeline_root == "gs://bucket/root"
     tasks = set(spec.root.dag.tasks)
-    # KFP v2 compiles the LatestBlessedModel resolver into two resolver tasks (model, blessing).
-    resolver_tasks = {t for t in tasks if t.startswith("latest_blessed_model_resolver")}
-    assert len(resolver_tasks) == 2, tasks
-    assert tasks - resolver_tasks == COMPONENT_IDS - {"latest_blessed_model_resolver"}
-    assert job.runtime_config.gcs_output_directory == "gs://bucket/root"
+    local = COMPONENT_IDS - {node_ids.RESOLVER}
+    assert tasks == local | {node_ids.SERVED_MODEL, node_ids.DATA_FINGERPRINT}
+    for name in (node_ids.SERVED_MODEL, node_ids.DATA_FINGERPRINT):
+        assert not spec.root.dag.tasks[name].caching_options.enable_cache
+    assert spec.root.dag.tasks[node_ids.TRAINER].caching_options.enable_cache
     assert "models.transform.preprocessing.preprocessing_fn" in text
     assert "models.training.trainer.run_fn" in text
     assert "models.evaluation.extractors" in text  # the Evaluators' custom_extractors
     assert "petunet:test" in text
     assert "gs://bucket/pets" in text
-    assert json.loads(text)["pipelineSpec"]["deploymentSpec"]["executors"]
+    for executor in json.loads(text)["deploymentSpec"]["executors"].values():
+        assert executor["container"]["command"] == ["python", "-m", "pipeline.kubeflow.entrypoint"]
+        assert "lifecycle" not in executor["container"]
 
 
 def test_cli_rejects_an_invalid_tile(capsys):
@@ -60,13 +61,13 @@ def test_the_trainer_compiles_as_a_vertex_job_with_its_worker_pools(tmp_path):
     assert code == 0
     with open(output) as f:
         text = f.read()
-    spec = json.loads(text)["pipelineSpec"]
+    spec = json.loads(text)
     executors = spec["deploymentSpec"]["executors"]
     (trainer,) = [e for name, e in executors.items() if name.startswith("Trainer")]
     command = " ".join(trainer["container"]["command"] + trainer["container"].get("args", []))
     assert "google_cloud_ai_platform.trainer.executor" in command
     config = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]["custom_config"]
-    custom = json.loads(config["runtimeValue"]["constantValue"]["stringValue"])
+    custom = json.loads(config["runtimeValue"]["constant"])
     assert custom["ai_platform_enable_vertex"] is True
     assert custom["ai_platform_vertex_region"] == "europe-west4"
     job = custom["ai_platform_training_args"]
