@@ -149,7 +149,9 @@ def create_pipeline(
     # Transform and the Trainer read (TFX's span-range resolution, after this run's ExampleGen).
     local_spans = with_spans and not kubeflow  # Kubeflow runs no resolver
     resolvers = (
-        spans.resolvers(config, data_root, example_gen, statistics_gen) if local_spans else None
+        spans.resolvers(config, example_gen, statistics_gen, DataGate.get_class_type())
+        if local_spans
+        else None
     )
     data_gate = DataGate(
         anomalies=example_validator.outputs["anomalies"],

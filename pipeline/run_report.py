@@ -189,6 +189,7 @@ def span_facts(nodes: dict[str, NodeRun]) -> dict[str, Any] | None:
         "trained_on": sorted(
             custom_property(a, "span") for a in window.outputs.get("examples", [])
         ),
+        "trained_on_uris": [a.uri for a in window.outputs.get("examples", [])],
     }
     gate = nodes.get("DataGate") and nodes["DataGate"].artifact("drift_report")
     path = gate and os.path.join(gate.uri, "drift.json")

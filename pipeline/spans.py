@@ -1,12 +1,13 @@
 """The resolvers of a data root that holds spans: the window Transform and the Trainer read, and
 the previous span's statistics the drift gate compares with.
 
-Span-range resolution over the ExampleGen's artifacts in ML Metadata: each run ingests one span
-(the newest), and the window takes the newest `--span-window` spans of all runs so far, so
-ingestion costs what the new data costs. Both resolvers run after this run's ExampleGen and
-StatisticsGen, so the window includes the new span and the statistics are the previous span's.
-The local runner only: KFP v2 compiles no resolver strategy but TFX's LatestArtifact and
-LatestBlessedModel, so a compiled pipeline ingests the newest span and trains on it alone.
+Each run ingests one span (the newest in the data root). The window is this run's examples of
+that span and, for each earlier span, the newest examples whose data passed the DataGate in some
+run; the drift gate compares this run's statistics with the newest earlier span's that passed.
+So a span the gate stopped is never read, even after a later run ingests the same span again
+from another folder, and a span removed from the folder (newer than its newest) is not read
+either. The local runner only: Kubeflow runs no resolver, so a compiled pipeline ingests the
+newest span and trains on it alone.
 """
 
 from __future__ import annotations
@@ -18,19 +19,44 @@ from tfx import types
 from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver
 
-from components.example_gen import layouts
 from models import node_ids
 from models.config import PipelineConfig
 
 
-class NewestSpans(resolver.ResolverStrategy):
-    """The artifacts of the newest `num_spans` spans after skipping the newest `skip`, one per
-    span (the last made: a span ingested again replaces itself). TFX's SpanRangeStrategy reads
-    the span from custom properties only (statistics keep it as a property) and returns every
-    artifact of a span, so a span ingested twice would be read twice."""
+def passed_gate(store, artifact_ids: list[int], gate_type: str) -> set[int]:
+    """The artifacts among `artifact_ids` that a DataGate execution read and completed on (or
+    was served from the cache for): data whose gate failed, or never ran, is not among them."""
+    from ml_metadata.proto import metadata_store_pb2
 
-    def __init__(self, num_spans: int, skip: int = 0, data_root: str = "") -> None:
-        self._num_spans, self._skip, self._data_root = num_spans, skip, data_root
+    if not artifact_ids:
+        return set()
+    events = [e for e in store.get_events_by_artifact_ids(artifact_ids)
+              if e.type == metadata_store_pb2.Event.INPUT]  # fmt: skip
+    executions = store.get_executions_by_id({e.execution_id for e in events})
+    types = {t.id: t.name for t in store.get_execution_types_by_id(
+        list({x.type_id for x in executions}))}  # fmt: skip
+    done = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+    passed = {x.id for x in executions
+              if types.get(x.type_id) == gate_type and x.last_known_state in done}  # fmt: skip
+    return {e.artifact_id for e in events if e.execution_id in passed}
+
+
+LATEST_KEY = "latest"  # the resolver input that holds this run's own artifact
+
+
+class GatedSpans(resolver.ResolverStrategy):
+    """This run's artifact (`latest`) and, for each earlier span, the newest artifact whose data
+    passed the DataGate: `num_spans` spans in all, newest first, one artifact each.
+
+    A span ingested again replaces itself only once it passed its gate, so a run the gate stopped
+    leaves nothing later runs read; with `include_latest` off (the drift gate's previous
+    statistics) only spans before this run's are taken. TFX's SpanRangeStrategy reads the span
+    from custom properties only and returns every artifact of a span, so a span ingested twice
+    would be read twice and one whose gate failed would be read too."""
+
+    def __init__(self, num_spans: int, gate_type: str, include_latest: bool = True) -> None:
+        self._num_spans, self._gate_type = num_spans, gate_type
+        self._include_latest = include_latest
 
     @staticmethod
     def span_of(artifact: types.Artifact) -> int:
@@ -39,21 +65,23 @@ class NewestSpans(resolver.ResolverStrategy):
         return int(getattr(artifact, "span", 0) or 0)
 
     def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]):
-        """Spans newer than the data root's newest are left out: one an earlier run ingested and
-        that has since been removed from the folder is not trained on again."""
-        present = layouts.spans(self._data_root) if self._data_root else []
-        cap = present[-1] if present else None
-        result = {}
+        latest = list(input_dict.get(LATEST_KEY, []))[-1:]
+        current = self.span_of(latest[0]) if latest else None
+        result: dict[str, list[types.Artifact]] = {LATEST_KEY: latest}
         for key, artifacts in input_dict.items():
+            if key == LATEST_KEY:
+                continue
+            passed = passed_gate(store, [a.id for a in artifacts], self._gate_type)
             newest: dict[int, types.Artifact] = {}
             for artifact in artifacts:
                 span = self.span_of(artifact)
-                if cap is not None and span > cap:
+                if artifact.id not in passed or (current is not None and span >= current):
                     continue
                 if span not in newest or artifact.id > newest[span].id:
                     newest[span] = artifact
-            chosen = sorted(newest, reverse=True)[self._skip : self._skip + self._num_spans]
-            result[key] = [newest[span] for span in chosen]
+            head = latest if self._include_latest else []
+            earlier = sorted(newest, reverse=True)[: self._num_spans - len(head)]
+            result[key] = [*head, *(newest[span] for span in earlier)]
         return result
 
 
@@ -65,28 +93,30 @@ class SpanResolvers:
 
 
 def resolvers(
-    config: PipelineConfig, data_root: str, example_gen: Any, statistics_gen: Any
+    config: PipelineConfig, example_gen: Any, statistics_gen: Any, gate_type: str
 ) -> SpanResolvers:
+    """The window of examples (this run's span and the newest earlier ones that passed their
+    gate) and the statistics of the newest earlier span that passed, for the drift gate."""
     window = tfx.dsl.Resolver(
-        strategy_class=NewestSpans,
-        config={"num_spans": config.data.span_window, "data_root": data_root},
+        strategy_class=GatedSpans,
+        config={"num_spans": config.data.span_window, "gate_type": gate_type},
         examples=tfx.dsl.Channel(
             type=tfx.types.standard_artifacts.Examples,
             producer_component_id=example_gen.id,
             output_key="examples",
         ),
+        **{LATEST_KEY: example_gen.outputs["examples"]},
     ).with_id(node_ids.SPAN_WINDOW)
-    window.add_upstream_node(example_gen)
     statistics = tfx.dsl.Resolver(
-        strategy_class=NewestSpans,
-        config={"num_spans": 1, "skip": 1, "data_root": data_root},  # the one before this run's
+        strategy_class=GatedSpans,
+        config={"num_spans": 1, "gate_type": gate_type, "include_latest": False},
         statistics=tfx.dsl.Channel(
             type=tfx.types.standard_artifacts.ExampleStatistics,
             producer_component_id=statistics_gen.id,
             output_key="statistics",
         ),
+        **{LATEST_KEY: statistics_gen.outputs["statistics"]},
     ).with_id(node_ids.PREVIOUS_STATISTICS)
-    statistics.add_upstream_node(statistics_gen)
     return SpanResolvers(
         window.outputs["examples"], statistics.outputs["statistics"], (window, statistics)
     )

@@ -120,3 +120,57 @@ def test_a_darker_span_3_is_stopped_by_the_drift_gate_naming_the_feature(spans):
     table = html[html.index('id="drift"') : html.index("</table>", html.index('id="drift"'))]
     row = table[table.index("<td>mean_intensity</td>") :].split("</tr>")[0]
     assert "drifted" in row and "Jensen-Shannon divergence" in row
+
+
+def _transform_inputs(out: str) -> list:
+    """The examples the last run's Transform read (cached or not), from ML Metadata."""
+    store = run_report._store(os.path.join(out, "metadata.sqlite"))
+    run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
+    (transform,) = [
+        e for e in store.get_executions_by_context(run.id)
+        if any(c.name.endswith(".Transform") for c in store.get_contexts_by_execution(e.id))
+    ]  # fmt: skip
+    events = store.get_events_by_execution_ids([transform.id])
+    ids = [e.artifact_id for e in events if run_report._event_key(e) == "examples"
+           and e.type == e.INPUT]  # fmt: skip
+    return store.get_artifacts_by_id(ids)
+
+
+def _span_folder(spans: dict, name: str, darker: bool) -> str:
+    """A data root holding spans 1 and 2 as delivered and a span 3 of its own."""
+    import shutil
+
+    root = os.path.join(os.path.dirname(spans["data"]), name)
+    for span in ("span-1", "span-2"):
+        shutil.copytree(os.path.join(spans["data"], span), os.path.join(root, span))
+    if darker:
+        _darker_span(root)
+    else:
+        generate_synthetic_pets(os.path.join(root, "span-3"), IMAGES, 3)
+    return root
+
+
+def test_a_span_the_gate_stopped_is_not_trained_on_when_the_right_folder_returns(spans):
+    good, dark = _span_folder(spans, "good", False), _span_folder(spans, "dark", True)
+    steps = ("--train-steps", "10")
+    run_pipeline(spans["out"], "--data-root", good, *steps)
+    command = [sys.executable, "local_runner.py", "--preset", "test", "--no-report",
+               "--output-dir", spans["out"], "--data-root", dark, *steps]  # fmt: skip
+    stopped = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert stopped.returncode == errors.EXIT_DATA, stopped.stderr[-3000:]
+    metadata = os.path.join(spans["out"], "metadata.sqlite")
+    dark_examples = run_report.last_run(metadata, "petunet")["SegmentationExampleGen"]
+    dark_examples = dark_examples.artifact("examples")
+
+    run_pipeline(spans["out"], "--data-root", good, *steps)
+    nodes = run_report.last_run(metadata, "petunet")
+    this_run = nodes["SegmentationExampleGen"].artifact("examples")
+    assert nodes["SegmentationExampleGen"].state == "CACHED"  # the good span 3, ingested before
+    read = _transform_inputs(spans["out"])
+    assert this_run.id in [a.id for a in read]
+    assert dark_examples.id not in [a.id for a in read]
+    assert sorted(run_report.custom_property(a, "span") for a in read) == [1, 2, 3]
+    facts = _summary(spans["out"])["spans"]
+    assert facts["drift"]["examples_uri"] == this_run.uri  # the comparison of what trained
+    assert facts["drift"]["examples_uri"] in facts["trained_on_uris"]
+    assert not facts["drift"]["features"]["mean_intensity"]["drifted"]

@@ -74,7 +74,8 @@ def DataGate(  # a component: named like a class
     if failures:
         raise gates.DataGateFailed(failures)
     io_utils.copy_file(source, os.path.join(gated_schema.uri, SCHEMA_FILE))
-    spans = {"span": statistics.span, "previous_span": previous.span if previous else None}
+    spans = {"span": statistics.span, "previous_span": previous.span if previous else None,
+             "examples_uri": examples.uri}  # fmt: skip
     io_utils.write_string_file(  # through TFX's file system: a gs:// URI under Kubeflow
         os.path.join(drift_report.uri, drift.DRIFT_FILE),
         json.dumps({**spans, "features": comparison}, indent=1, sort_keys=True),

@@ -17,6 +17,42 @@ import tensorflow as tf
 from models.config import TrainerConfig
 from models.settings import SettingError
 
+# What sets each part of the network, for a refusal that says what to change.
+SETTING_SOURCES = {
+    "tile_size": "--tile-size",
+    "depth": "--depth",
+    "base_filters": "--base-filters",
+    "classes": "the data set's labels",
+    "channels": "the data set's channels",
+}
+
+
+def network_settings(description: dict) -> dict:
+    """tile, depth, filters, classes and channels of a network.json; depth and filters read from
+    the weights' names and shapes (`down{level}_conv1/kernel`, the first level's filters)."""
+    weights = description.get("weights", {})
+    levels = {name.split("_")[0] for name in weights if name.startswith("down")}
+    first = weights.get("down0_conv1/kernel:0") or weights.get("down0_conv1/kernel")
+    return {
+        "tile_size": description.get("tile_size"),
+        "depth": len(levels) + 1 if weights else None,
+        "base_filters": first[-1] if first else None,
+        "classes": description.get("classes"),
+        "channels": description.get("channels"),
+    }
+
+
+def differences(found: dict, wanted: dict) -> list[str]:
+    """One phrase per setting that differs: both values and what sets it; when only the layers
+    differ, that."""
+    phrases = [
+        f"{key.replace('_', ' ')} {found[key]} in the blessed model, {wanted[key]} here "
+        f"({SETTING_SOURCES[key]})"
+        for key in SETTING_SOURCES
+        if found[key] != wanted[key]
+    ]
+    return phrases or ["the same settings, other layer shapes: the network's code changed"]
+
 
 def begin(model: tf.keras.Model, config: TrainerConfig, base_model: str | None) -> str | None:
     """Loads the base model's weights into `model` when a warm start is asked for and there is a
@@ -32,12 +68,11 @@ def begin(model: tf.keras.Model, config: TrainerConfig, base_model: str | None) 
         found = json.load(f)
     wanted = network_description(model, config.tile_size, config.dataset)
     if found != wanted:
-        differ = sorted(k for k in wanted if found.get(k) != wanted[k])
+        differ = differences(network_settings(found), network_settings(wanted))
         raise SettingError(
             "--warm-start",
-            f"the blessed model {base_model} is another network ({', '.join(differ)} differ: "
-            f"tile {found.get('tile_size')}, classes {found.get('classes')}); train it from "
-            "scratch without --warm-start, or with the settings it was trained with",
+            f"the blessed model {base_model} is another network ({'; '.join(differ)}); train it "
+            "from scratch without --warm-start, or with the settings it was trained with",
         )
     loaded = tf.saved_model.load(base_model)
     saved = getattr(loaded, "network_weights", None)  # models exported before: the whole model
