@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver
+from tfx.types import artifact_utils
 
 from models import node_ids
 from models.config import PipelineConfig
@@ -26,13 +28,11 @@ from models.config import PipelineConfig
 def passed_gate(store, artifact_ids: list[int], gate_type: str) -> set[int]:
     """The artifacts among `artifact_ids` that a DataGate execution read and completed on (or
     was served from the cache for): data whose gate failed, or never ran, is not among them."""
-    from ml_metadata.proto import metadata_store_pb2
-
     if not artifact_ids:
         return set()
     events = [e for e in store.get_events_by_artifact_ids(artifact_ids)
               if e.type == metadata_store_pb2.Event.INPUT]  # fmt: skip
-    executions = store.get_executions_by_id({e.execution_id for e in events})
+    executions = store.get_executions_by_id(list({e.execution_id for e in events}))
     types = {t.id: t.name for t in store.get_execution_types_by_id(
         list({x.type_id for x in executions}))}  # fmt: skip
     done = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
@@ -41,21 +41,20 @@ def passed_gate(store, artifact_ids: list[int], gate_type: str) -> set[int]:
     return {e.artifact_id for e in events if e.execution_id in passed}
 
 
-LATEST_KEY = "latest"  # the resolver input that holds this run's own artifact
-
-
 class GatedSpans(resolver.ResolverStrategy):
-    """This run's artifact (`latest`) and, for each earlier span, the newest artifact whose data
-    passed the DataGate: `num_spans` spans in all, newest first, one artifact each.
+    """This run's artifact and, for each earlier span, the newest artifact of the same producer
+    output (`output_key`) whose data passed the DataGate: `num_spans` spans in all, newest first,
+    one artifact each. The earlier ones come from ML Metadata; with `include_latest` off (the
+    drift gate's previous statistics) only spans before this run's are returned.
 
     A span ingested again replaces itself only once it passed its gate, so a run the gate stopped
-    leaves nothing later runs read; with `include_latest` off (the drift gate's previous
-    statistics) only spans before this run's are taken. TFX's SpanRangeStrategy reads the span
-    from custom properties only and returns every artifact of a span, so a span ingested twice
-    would be read twice and one whose gate failed would be read too."""
+    leaves nothing later runs read. TFX's SpanRangeStrategy reads the span from custom properties
+    only and returns every artifact of a span, a failed gate's included."""
 
-    def __init__(self, num_spans: int, gate_type: str, include_latest: bool = True) -> None:
-        self._num_spans, self._gate_type = num_spans, gate_type
+    def __init__(
+        self, num_spans: int, gate_type: str, output_key: str, include_latest: bool = True
+    ) -> None:
+        self._num_spans, self._gate_type, self._output_key = num_spans, gate_type, output_key
         self._include_latest = include_latest
 
     @staticmethod
@@ -64,20 +63,35 @@ class GatedSpans(resolver.ResolverStrategy):
             return int(artifact.get_int_custom_property("span"))
         return int(getattr(artifact, "span", 0) or 0)
 
+    def _earlier(self, store, latest: types.Artifact) -> list[types.Artifact]:
+        """Every artifact the same producer output wrote, as TFX artifacts."""
+        found = store.get_artifacts_by_type(latest.artifact_type.name)
+        events = store.get_events_by_artifact_ids([a.id for a in found])
+        produced = {
+            e.artifact_id for e in events
+            if e.type == metadata_store_pb2.Event.OUTPUT
+            and any(step.key == self._output_key for step in e.path.steps)
+        }  # fmt: skip
+        return [
+            artifact_utils.deserialize_artifact(latest.artifact_type, a)
+            for a in found
+            if a.id in produced and a.id != latest.id
+        ]
+
     def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]):
-        latest = list(input_dict.get(LATEST_KEY, []))[-1:]
-        current = self.span_of(latest[0]) if latest else None
-        result: dict[str, list[types.Artifact]] = {LATEST_KEY: latest}
-        for key, artifacts in input_dict.items():
-            if key == LATEST_KEY:
+        result = {}
+        for key, given in input_dict.items():
+            latest = list(given)[-1:]
+            if not latest:
+                result[key] = []
                 continue
-            passed = passed_gate(store, [a.id for a in artifacts], self._gate_type)
+            current = self.span_of(latest[0])
+            candidates = [a for a in self._earlier(store, latest[0]) if self.span_of(a) < current]
+            passed = passed_gate(store, [a.id for a in candidates], self._gate_type)
             newest: dict[int, types.Artifact] = {}
-            for artifact in artifacts:
+            for artifact in candidates:
                 span = self.span_of(artifact)
-                if artifact.id not in passed or (current is not None and span >= current):
-                    continue
-                if span not in newest or artifact.id > newest[span].id:
+                if artifact.id in passed and (span not in newest or artifact.id > newest[span].id):
                     newest[span] = artifact
             head = latest if self._include_latest else []
             earlier = sorted(newest, reverse=True)[: self._num_spans - len(head)]
@@ -99,23 +113,22 @@ def resolvers(
     gate) and the statistics of the newest earlier span that passed, for the drift gate."""
     window = tfx.dsl.Resolver(
         strategy_class=GatedSpans,
-        config={"num_spans": config.data.span_window, "gate_type": gate_type},
-        examples=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.Examples,
-            producer_component_id=example_gen.id,
-            output_key="examples",
-        ),
-        **{LATEST_KEY: example_gen.outputs["examples"]},
+        config={
+            "num_spans": config.data.span_window,
+            "gate_type": gate_type,
+            "output_key": "examples",
+        },  # fmt: skip
+        examples=example_gen.outputs["examples"],
     ).with_id(node_ids.SPAN_WINDOW)
     statistics = tfx.dsl.Resolver(
         strategy_class=GatedSpans,
-        config={"num_spans": 1, "gate_type": gate_type, "include_latest": False},
-        statistics=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.ExampleStatistics,
-            producer_component_id=statistics_gen.id,
-            output_key="statistics",
-        ),
-        **{LATEST_KEY: statistics_gen.outputs["statistics"]},
+        config={
+            "num_spans": 1,
+            "gate_type": gate_type,
+            "output_key": "statistics",
+            "include_latest": False,
+        },  # fmt: skip
+        statistics=statistics_gen.outputs["statistics"],
     ).with_id(node_ids.PREVIOUS_STATISTICS)
     return SpanResolvers(
         window.outputs["examples"], statistics.outputs["statistics"], (window, statistics)
