@@ -8,8 +8,8 @@
 # The GPU image adds the `gpu` extra (tensorflow[and-cuda]: CUDA and cuDNN from PyPI), so it needs
 # no CUDA base image: Vertex AI's GPU machines bring the driver.
 #
-# TF_ENABLE_ONEDNN_OPTS=1 as `models/__init__.py` sets it: a component imports TensorFlow before any
-# of petunet's modules, and without it CPUs without AVX512_VNNI run Eigen's slower convolutions.
+# The ENV carries what `startup.start()` sets before TensorFlow loads (Keras 2, oneDNN's kernels on
+# every x86-64 CPU): TFX's container entrypoint may import TensorFlow before any petunet code runs.
 FROM python:3.10-slim
 
 ARG EXTRAS=""
@@ -22,5 +22,5 @@ ENV TF_USE_LEGACY_KERAS=1 \
 WORKDIR /petunet
 RUN pip install --no-cache-dir uv
 COPY pyproject.toml uv.lock .python-version ./
-RUN uv sync --frozen --no-dev --no-install-project ${EXTRAS:+--extra $EXTRAS}
+RUN uv sync --frozen --no-dev --no-install-project --compile-bytecode ${EXTRAS:+--extra $EXTRAS}
 COPY . .

@@ -23,7 +23,9 @@ import json
 import os
 import sys
 
-from models import config as configs  # first: selects Keras 2 before anything loads TensorFlow
+import startup
+from models import config as configs
+from models import errors
 from pipeline import cli
 
 DEFAULT_IMAGE = "petunet:latest"
@@ -131,7 +133,8 @@ def _vertex_training(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    from models import console
+    startup.start()
+    from startup import console
 
     console.configure_logging()
     args = parse_args(argv)
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         vertex_training = _vertex_training(args)
     except (ValueError, OSError) as error:
         print(f"petunet: {error}", file=sys.stderr)
-        return 2
+        return errors.EXIT_SETTINGS
     with console.StderrFilter():
         path = compile_pipeline(
             config,
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             args.serving_model_dir,
         )
     print(f"petunet: wrote {path}")
-    return 0
+    return errors.EXIT_DONE
 
 
 if __name__ == "__main__":

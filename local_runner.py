@@ -19,9 +19,10 @@ import os
 import sys
 import time
 
-from models import config as configs  # first: selects Keras 2 before anything loads TensorFlow
+import startup
+from models import config as configs
 from models import errors
-from models.contracts import EXAMPLE_COUNT_NAME, RUN_STARTED_ENV
+from models.contracts import EXAMPLE_COUNT_NAME
 from models.settings import SettingError
 from pipeline import cli
 
@@ -42,27 +43,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> configs.PipelineConfig:
-    """The preset, the overrides and the paths; raises ValueError with the reason if invalid.
-    Without --preset, the demo for this machine (its lighter float32 variant on a CPU that has
-    neither fast bfloat16 nor fast float32, and no GPU), said at the start."""
-    if args.preset:
-        return cli.config_from(args, args.preset)
-    from models import cpu
-
-    preset, why = configs.demo_preset_for_this_machine(
-        cpu.bfloat16_training(), cpu.float32_gflops, cpu.nvidia_gpus()
-    )
-    logging.info("petunet: preset %s: %s", preset, why)
-    return cli.config_from(args, preset)
+    """The preset (the demo without --preset), the overrides and the paths; raises ValueError
+    with the reason if invalid."""
+    return cli.config_from(args, args.preset or "demo")
 
 
 def run(config: configs.PipelineConfig, data_root: str, started: float) -> dict:
     """Runs the pipeline and returns this run's summary (states, metrics, blessing, push)."""
     from tfx import v1 as tfx
 
-    from pipeline import caching, pipeline, run_report
+    from pipeline import pipeline, run_report
+    from startup import patches
 
-    caching.key_beam_components_on_their_inputs()
+    patches.apply((patches.LOCAL_CACHE_KEY,))
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
         config.run.metadata_path
     )
@@ -111,18 +104,10 @@ def format_summary(summary: dict, seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # --run-minutes counts from here: the machine's checks and generating the data are the run's.
-    os.environ[RUN_STARTED_ENV] = repr(time.time())
-    try:
-        return _main(argv)
-    finally:
-        os.environ.pop(RUN_STARTED_ENV, None)
-
-
-def _main(argv: list[str] | None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads (in run())
-    from models import console
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads
+    startup.start()
     from pipeline import endings, workspace
+    from startup import console
 
     console.configure_logging()
     endings.raise_on_signals()
@@ -146,8 +131,8 @@ def _end(config: configs.PipelineConfig, error: BaseException) -> int:
     """Prints how the run ended (one line, the traceback in the log) and returns the exit code."""
     import traceback
 
-    from models import console
     from pipeline import endings
+    from startup import console
 
     endings.interrupt_caught()  # the run ends here: a second delivery would cut this short
     ending = endings.classify(error, console.running_component())
@@ -162,8 +147,8 @@ def _end(config: configs.PipelineConfig, error: BaseException) -> int:
 
 
 def _run_locked(config: configs.PipelineConfig) -> int:
-    from models import console
     from pipeline import data, workspace
+    from startup import console
 
     try:  # a description that cannot be right ends the run here, before any component runs
         data_root = data.resolve_data_root(config)

@@ -1,7 +1,7 @@
 """How many touching cells the model separates, with the paper's border weight (Eq. 2) on and off.
 
-    python -m bench.bench_border_weight                       # 200 cells images, 3,000 steps each
-    python -m bench.bench_border_weight --train-steps 600 --num-images 60     # a quick look
+    python -m bench border_weight                       # 200 cells images, 3,000 steps each
+    python -m bench border_weight --train-steps 600 --num-images 60     # a quick look
 
 Generates one set of synthetic touching cells (nnU-Net layout, 128 px images so that the demo
 canvas does not shrink their 1-2 px gaps), then runs the whole pipeline twice on it with the same
@@ -123,7 +123,3 @@ def main(argv: list[str] | None = None) -> int:
               f"{t['matched']:>8}")  # fmt: skip
     write_results(RESULTS, results)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """Convolution layers alone: float32 against bfloat16 for every 3x3 conv of a preset's U-Net.
 
-    python -m bench.bench_conv                  # demo preset
-    python -m bench.bench_conv --presets demo paper --rounds 2
+    python -m bench conv                  # demo preset
+    python -m bench conv --presets demo paper --rounds 2
 
 Each 3x3 convolution of the model is timed on its own (forward, ReLU and both gradients, as in
 a train step, at the preset's batch size), float32 and bfloat16 in turn. The sum over the layers
@@ -129,7 +129,3 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table(result))
     write_results(args.out, {"machine": describe_machine(), "results": results})
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,7 @@ often it stalls (the border class still unlearnt, the pets half found), under va
 training settings.
 
     ./scripts/run.sh                                   # a demo run first, for its Transform output
-    python -m bench.bench_early_training --run outputs \
+    python -m bench early_training --run outputs \
         --variant class_balance=false --variant class_balance=true
 
 Each trial seeds TensorFlow, builds the Trainer's model (the precision the plan picks here) and
@@ -98,7 +98,3 @@ def main(argv: list[str] | None = None) -> int:
     write_results(args.out, results)
     print(json.dumps({k: [round(r["val_mean_iou"], 3) for r in v] for k, v in trials.items()}))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,9 +3,9 @@ TFMA on the same model and split, and the metrics of both (identical but where f
 classes' probabilities to a tie: the per-pixel way takes the first, the in-graph way the larger
 logit).
 
-    python -m bench.bench_evaluator                       # 300 pets at the paper's tile
-    python -m bench.bench_evaluator --images 100 --tile 316
-    python -m bench.bench_evaluator --onednn 0 1          # each way with oneDNN off, then on
+    python -m bench evaluator                       # 300 pets at the paper's tile
+    python -m bench evaluator --images 100 --tile 316
+    python -m bench evaluator --onednn 0 1          # each way with oneDNN off, then on
 
 Generates pets with the real photographs' size spread, runs the pipeline on them at the given tile
 with a tiny network (2 base filters, a few steps: the Evaluator's cost does not depend on the
@@ -186,7 +186,3 @@ def main(argv: list[str] | None = None) -> int:
           f"(largest difference {difference:.1e})")  # fmt: skip
     write_results(args.out, results)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

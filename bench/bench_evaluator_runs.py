@@ -6,7 +6,7 @@ timed on each run's model and split, in the same process state, one after the ot
         --run RUN_DIR --data-root DATA --label NAME
 
     # or one tree's two ways, and its kernels, on one run:
-    TF_ENABLE_ONEDNN_OPTS=0 python -m bench.bench_evaluator_runs --run RUN_DIR --data-root DATA \
+    TF_ENABLE_ONEDNN_OPTS=0 python -m bench evaluator_runs --run RUN_DIR --data-root DATA \
         --label eigen-per-pixel --way per_pixel --splits test
 
 Runs with the code of whichever tree is first on PYTHONPATH, so that an older commit's Evaluator
@@ -136,7 +136,3 @@ def main(argv: list[str] | None = None) -> int:
     with open(RESULTS, "w") as f:
         json.dump({"rows": rows}, f, indent=2, sort_keys=True)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Throughput of the ExampleGen and Transform on generated 500x375 pets (the common Oxford size).
 
-    python -m bench.bench_example_gen --num-images 200
+    python -m bench example_gen --num-images 200
 
 Times, on the same folder: the per-example ingest work alone in one Python process (decode,
 checks, tf.Example), then the whole executor (Beam pipeline, TFRecord writing, report) on the
@@ -17,7 +17,6 @@ import glob
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -183,7 +182,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1, sort_keys=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,9 @@
 """The SavedModel export's fixed cost: seconds to export the ten signatures, seconds to load the
 result (what each Evaluator, the Pusher's check and TF Serving pay), and the functions it holds.
 
-    python -m bench.bench_export                       # 8 base filters at the paper's 572 tile
-    python -m bench.bench_export --tile 316            # the demo's tile
-    python -m bench.bench_export --precision mixed_bfloat16   # as the Trainer exports on bf16 CPUs
+    python -m bench export                       # 8 base filters at the paper's 572 tile
+    python -m bench export --tile 316            # the demo's tile
+    python -m bench export --precision mixed_bfloat16   # as the Trainer exports on bf16 CPUs
 
 Runs the pipeline on a few generated pets at the tile for its Transform output (the export needs
 the Transform graph), then exports a fresh network of the given width and times it. Writes
@@ -99,7 +99,3 @@ def main(argv: list[str] | None = None) -> int:
           f"{results['functions']} functions in the SavedModel")  # fmt: skip
     write_results(RESULTS, results)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

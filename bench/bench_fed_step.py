@@ -3,7 +3,7 @@
 deformation, weight maps) costs the step when both share the cores.
 
     ./scripts/run.sh                                   # a demo run first, for its Transform output
-    python -m bench.bench_fed_step --run outputs       # then this, on that run's output dir
+    python -m bench fed_step --run outputs       # then this, on that run's output dir
 
 The precision is the one the Trainer's plan picks on this machine. Rounds alternate the three
 feeds on one compiled model, so that machine noise hits all alike; the median of the rounds is
@@ -86,7 +86,3 @@ def main(argv: list[str] | None = None) -> int:
     write_results(RESULTS, results)
     print(json.dumps(results["ms_per_step"]))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

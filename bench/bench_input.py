@@ -1,9 +1,9 @@
 """Input pipeline throughput: the Trainer's tf.data (parse transformed examples, elastic
 deformation, flips, weight map, batching) against what the train step consumes.
 
-    python -m bench.bench_input                    # demo preset
-    python -m bench.bench_input --presets demo paper
-    taskset -c 0 python -m bench.bench_input --presets paper --input-only   # one core (scaling)
+    python -m bench input                    # demo preset
+    python -m bench input --presets demo paper
+    taskset -c 0 python -m bench input --presets paper --input-only   # one core (scaling)
 
 Transformed examples are made with the Transform's own per-example functions from generated
 pets and written as gzipped TFRecords, as Transform writes them. The train step is timed on the
@@ -23,11 +23,12 @@ import tensorflow as tf
 
 from components.example_gen.oxford import OXFORD_PETS
 from models import config as configs
-from models import contracts, cpu
+from models import contracts
 from models.training import execution, inputs, timing
 from models.training.model import build_training_model
 from models.transform import overlap_tile
 from pipeline.synthetic.pets import render_pet
+from startup import cpu
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "input.json")
 
@@ -137,7 +138,3 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.out, "w") as out:
         json.dump({"cpus": os.cpu_count(), "results": results}, out, indent=2)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

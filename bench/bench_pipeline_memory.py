@@ -1,7 +1,7 @@
 """Peak memory of a whole local pipeline run at two data sizes: it must not grow with the data.
 
-    python -m bench.bench_pipeline_memory                      # 500 and 2000 images, demo preset
-    python -m bench.bench_pipeline_memory --sizes 100 400 --train-steps 20
+    python -m bench pipeline_memory                      # 500 and 2000 images, demo preset
+    python -m bench pipeline_memory --sizes 100 400 --train-steps 20
 
 Each size runs `local_runner.py` in a fresh process (fresh output directory, no cache) while the
 peak resident memory of the process and its children is sampled every 0.2 s. Training steps are
@@ -80,7 +80,3 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.out, "w") as out:
         json.dump({"cpus": os.cpu_count(), "preset": args.preset, "rows": rows}, out, indent=2)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

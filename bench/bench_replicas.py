@@ -1,8 +1,8 @@
 """Training step times with one replica, two replicas (logical CPU devices) and two workers (a
 local TF_CONFIG cluster), the same global batch, through the real pipeline.
 
-    python -m bench.bench_replicas                          # test preset, 300 steps
-    python -m bench.bench_replicas --preset demo --steps 400
+    python -m bench replicas                          # test preset, 300 steps
+    python -m bench replicas --preset demo --steps 400
 
 Each configuration is a whole local_runner.py run on its own output dir (the same generated data);
 the rate is the Trainer's own progress line at the end of training (images/s over the steps after
@@ -59,7 +59,3 @@ def main(argv: list[str] | None = None) -> int:
     results = {"machine": describe_machine(), "preset": args.preset, "steps": args.steps, **rows}
     write_results(RESULTS, results)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

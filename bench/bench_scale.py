@@ -1,7 +1,7 @@
 """The full-size data set at the paper's tile, end to end: time, peak memory and disk per component.
 
-    python -m bench.bench_scale                          # 7,349 and 1,000 images (about 30 min)
-    python -m bench.bench_scale --sizes 1000 --train-steps 10
+    python -m bench scale                          # 7,349 and 1,000 images (about 30 min)
+    python -m bench scale --sizes 1000 --train-steps 10
 
 Generates synthetic pets with the real Oxford-IIIT Pet set's counts (7,349 listed: 3,680 trainval,
 3,669 test; list.txt with its header) and a size spread like the photographs' (mostly 300-500 px a
@@ -127,7 +127,3 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['peak_rss_mib']:.0f} | |")  # fmt: skip
     write_results(RESULTS, {"machine": describe_machine(), "rows": rows})
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

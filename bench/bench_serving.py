@@ -1,7 +1,7 @@
 """Serving latency: the exported signatures against the plain way, same weights, side by side.
 
-    python -m bench.bench_serving                  # demo preset network, this machine
-    python -m bench.bench_serving --preset paper --rounds 3
+    python -m bench serving                  # demo preset network, this machine
+    python -m bench serving --preset paper --rounds 3
 
 Builds the preset's network (random weights: latency does not depend on them), exports it with
 petunet's signatures through a minimal Transform graph, and times, alternating round by round:
@@ -180,7 +180,3 @@ def main(argv: list[str] | None = None) -> int:
           f"{results['share_of_peak']:.1%}")  # fmt: skip
     write_results(RESULTS, results)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

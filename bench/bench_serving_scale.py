@@ -1,8 +1,8 @@
 """Serving beyond one call: REST answer sizes, concurrent load, and a collection on Beam.
 
-    python -m bench.bench_serving_scale                # demo preset network, this machine
-    python -m bench.bench_serving_scale --images 200 --threads 8 --requests 200
-    python -m bench.bench_serving_scale --model outputs/serving_model/VERSION   # a trained model
+    python -m bench serving_scale                # demo preset network, this machine
+    python -m bench serving_scale --images 200 --threads 8 --requests 200
+    python -m bench serving_scale --model outputs/serving_model/VERSION   # a trained model
 
 - REST bytes: the JSON TF Serving writes (its rules: tests/tf_serving_rest.py) for predict_image's
   answer now (a PNG per image and the size) against the answer before it was made compact (the same
@@ -168,7 +168,3 @@ def main(argv: list[str] | None = None) -> int:
     assert results["load"]["errors"] == 0
     write_results(RESULTS, results)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,8 @@
 """What a weekly run costs against a full rerun: a new span ingested and a warm start, against
 the same images in one folder trained from scratch.
 
-    python -m bench.bench_spans                            # 400 pets a span, test preset
-    python -m bench.bench_spans --images 1000 --preset demo --steps 4400
+    python -m bench spans                            # 400 pets a span, test preset
+    python -m bench spans --images 1000 --preset demo --steps 4400
 
 Three real pipeline runs, one after the other on this machine:
 - week 1: a data root with span-1/ only, trained for `--steps` (a fresh output dir);
@@ -87,7 +87,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"week 2 costs {results['week_2_over_full']:.2f} of a full rerun")
     write_results(RESULTS, results)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,7 +2,7 @@
 bytecode compiled at install against compiling from source, as a process does where none is
 cached and PYTHONDONTWRITEBYTECODE is set (so nothing is cached later either).
 
-    python -m bench.bench_startup                      # 3 rounds, the two ways alternating
+    python -m bench startup                      # 3 rounds, the two ways alternating
 
 "From source" points PYTHONPYCACHEPREFIX at an empty folder: Python then finds no compiled file
 for any module and, with PYTHONDONTWRITEBYTECODE, compiles each one again in every process. Every
@@ -57,7 +57,3 @@ def main(argv: list[str] | None = None) -> int:
     write_results(RESULTS, {"machine": describe(), "imports": IMPORTS, "seconds": medians,
                             "rounds": timings, "ratio": ratio})  # fmt: skip
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,8 @@
 """Training throughput: petunet's train step against a plain reference U-Net, measured alternately.
 
-    python -m bench.bench_training                       # demo and test presets, this machine
-    python -m bench.bench_training --presets paper --steps 3 --rounds 2
-    python -m bench.bench_training --presets paper --batch-sizes 1 8 --peak-tflops 989   # a GPU
+    python -m bench training                       # demo and test presets, this machine
+    python -m bench training --presets paper --steps 3 --rounds 2
+    python -m bench training --presets paper --batch-sizes 1 8 --peak-tflops 989   # a GPU
 
 For each preset: the Trainer's execution choice (precision, XLA; "auto" times float32 against
 mixed_bfloat16 on bfloat16 CPUs), then rounds of `--steps` train steps of each variant in turn,
@@ -140,7 +140,3 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.out, "w") as out:
         json.dump({"machine": machine, "results": results}, out, indent=2)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

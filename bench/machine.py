@@ -8,8 +8,7 @@ import platform
 
 import tensorflow as tf
 
-from models import cpu
-from models.training import execution
+from startup import cpu, patches
 
 
 def describe() -> dict:
@@ -17,7 +16,7 @@ def describe() -> dict:
         "platform": platform.platform(),
         "cpu": cpu.cpu_model(),
         "cpus": os.cpu_count(),
-        "onednn": execution.onednn_enabled(),
+        "onednn": patches.onednn_enabled(),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "cpu_bf16": sorted(cpu.cpu_flags() & set(cpu.BF16_CPU_FLAGS)),

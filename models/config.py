@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,11 +141,6 @@ class TrainingConfig:
     train_minutes: float = setting(
         0.0, "float", "a training-time budget: the steps that fit it, measured on this machine "
         "(at most --train-steps); 0: off", low=0.0, high=100_000.0,
-    )  # fmt: skip
-    run_minutes: float = setting(
-        0.0, "float", "a local run's wall-time target: training ends early enough for the whole "
-        "run to end within this many minutes of its start (at most --train-minutes; a "
-        "--train-minutes given without it turns it off); 0: off", low=0.0, high=100_000.0,
     )  # fmt: skip
     eval_steps: int = setting(50, "int", "validation batches per validation round", low=1,
                               high=1_000_000)  # fmt: skip
@@ -449,12 +443,10 @@ class PipelineConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper: 64 filters, 572 tiles, SGD momentum 0.99, batch 1. Needs a GPU.
     "paper": {},
-    # The one-command run on a 2-core CPU in under 10 minutes: the paper's depth and geometry with
-    # 8 base filters on 316 tiles, 2,600 generated pets of which 1,692 train (with 414 the model
-    # overfit) and a fifth test (the test split is only reported), as many steps as fit what a
-    # 9.5-minute run leaves for training (at most 8 minutes), and no elastic deformation: on two
-    # cores it slowed every step by a quarter, and the model does not overfit the 1,692 images in
-    # that time (docs/PERFORMANCE.md has the experiments behind each value).
+    # The one-command run on a 2-core CPU in under 10 minutes, the same network on every machine:
+    # the paper's depth and geometry with 8 base filters on 316 tiles, 2,600 generated pets of
+    # which 1,692 train and a fifth test (only reported), six minutes of training, and no elastic
+    # deformation, which slows a step on two cores more than it helps in six minutes.
     "demo": {
         "synthetic_num_images": 2600,
         "synthetic_test_percent": 20,
@@ -467,11 +459,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "lr_schedule": "cosine",
         "batch_size": 4,
-        "train_steps": 20_000,  # the most; the budget decides (about 6,000 steps with bfloat16)
-        # Training takes what the ten minutes leave: the rest of the run took 2-3.5 minutes on
-        # the CPUs measured, and varies with the machine and the day.
-        "train_minutes": 8.0,
-        "run_minutes": 9.5,
+        "train_steps": 20_000,  # the most: the minutes decide
+        "train_minutes": 6.0,
         "elastic_std_px": 0.0,  # flips only
         "eval_steps": 12,
         "shuffle_buffer": 64,
@@ -505,64 +494,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-# The demo where training runs in float32 on a slow CPU: a float32 step of the demo's network took
-# 90-160 ms on a fast CPU (oneDNN capped at AVX2, 190 GFLOP/s float32 matrix products) and 620-760
-# ms on a 2-core EPYC with AVX2 only (64 GFLOP/s, on Eigen's kernels: oneDNN's were not yet turned
-# on there), where the demo as it is took 12 minutes and trained 449 steps. Half the filters (about
-# half the step time there) and 1,600 pets (ingested, transformed and evaluated in about 60% of the
-# time) ended that run within 10 minutes with 4.5 minutes of training, which the run's target now
-# sets; epochs of 200 steps correct the budget's first estimate within the run, and twice the rate
-# learns faster in its few hundred steps (docs/PERFORMANCE.md). On the fast CPUs the full demo in
-# float32 is the better model (eval mean IoU 0.73 against 0.68 in its minutes; 0.70 against 0.61 on
-# a Zen 3 EPYC).
-PRESETS["demo-float32"] = {
-    **PRESETS["demo"],
-    "synthetic_num_images": 1600,
-    "base_filters": 4,
-    "learning_rate": 2e-3,
-    "checkpoint_every_steps": 200,
-}
-
-
-# The float32 matrix-product rate (`cpu.float32_gflops`) from which the full demo trains enough
-# float32 steps in its minutes: between the slow CPU (64 GFLOP/s) and the fast ones (150-190),
-# where the lighter network's fewer filters stop paying for the full one's fewer steps
-# (docs/PERFORMANCE.md).
-FULL_DEMO_FLOAT32_GFLOPS = 110.0
-
-
-def demo_preset_for_this_machine(
-    bfloat16: tuple[bool, str], float32_gflops: Callable[[], float], gpus: int
-) -> tuple[str, str]:
-    """(preset, why): the demo where bfloat16, a GPU or a fast CPU trains it in its minutes, its
-    lighter float32 variant where only a slow CPU's float32 steps would. The float32 rate is
-    measured (`float32_gflops()`) only where neither bfloat16 nor a GPU decides."""
-    fast, why = bfloat16
-    if fast:
-        return "demo", f"{why}, so the Trainer may train in mixed_bfloat16"
-    if gpus:
-        return "demo", f"{why}, but {gpus} NVIDIA GPU(s) can train the full demo"
-    gflops = float32_gflops()
-    rate = f"float32 matrix products run at {gflops:.0f} GFLOP/s here"
-    if gflops >= FULL_DEMO_FLOAT32_GFLOPS:
-        return "demo", (
-            f"{why}, but {rate} (at least {FULL_DEMO_FLOAT32_GFLOPS:.0f} train the full demo in "
-            "its minutes), so training runs in float32 on the full network"
-        )
-    return "demo-float32", (
-        f"{why} and {rate} (under {FULL_DEMO_FLOAT32_GFLOPS:.0f}), so training runs in float32, "
-        "on a lighter network; --preset demo for the full one"
-    )
-
-
 def get_config(preset: str = "demo", **overrides: Any) -> PipelineConfig:
     """The preset's config with overrides applied (None keeps the preset's value); a bad preset
     name or value fails with a message naming it."""
     if preset not in PRESETS:
         raise SettingError("--preset", f"{preset!r} is unknown; choose one of {sorted(PRESETS)}")
     given = {k: v for k, v in overrides.items() if v is not None}
-    if "train_minutes" in given and "run_minutes" not in given:
-        given["run_minutes"] = 0.0  # a training time named is the training time had
     values = {**PRESETS[preset], **given}
     unknown = set(values) - set(SECTION_OF) - {"dataset"}
     if unknown:

@@ -56,9 +56,6 @@ IGNORE_LABEL = 255  # class index of pixels that weigh nothing (off the image, o
 # --- The Trainer's custom_config (besides its config sections) -----------------------------------
 TRAINER_BACKUP_ROOT_KEY = "backup_root"  # where checkpoints are kept between runs
 CONTENT_KEY_FILE = "content_key.txt"  # beside Transform's examples: what they hold (a hash)
-# The local runner's start (Unix seconds) in the environment its in-process Trainer reads for
-# --run-minutes; an environment variable, not custom_config, so it is no part of the cache key.
-RUN_STARTED_ENV = "PETUNET_RUN_STARTED"
 
 # --- Metrics (Keras logs, TFMA, the run summary) -------------------------------------------------
 PIXEL_ACCURACY_NAME = "pixel_accuracy"

@@ -4,7 +4,9 @@
 # LocalDagRunner runs on tiny data). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-scripts/uv.sh sync --frozen
+# Bytecode is compiled once, when the environment is first installed; later commands start
+# without re-checking it (`--no-sync`), which `uv run` would otherwise do on every call.
+if [ -d .venv ]; then scripts/uv.sh sync --frozen; else scripts/uv.sh sync --frozen --compile-bytecode; fi
 scripts/browser_deps.sh
-scripts/uv.sh run --frozen ruff check .
-exec scripts/uv.sh run --frozen pytest "$@"
+scripts/uv.sh run --frozen --no-sync ruff check .
+exec scripts/uv.sh run --frozen --no-sync pytest "$@"

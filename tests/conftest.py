@@ -1,4 +1,5 @@
-"""Test session setup: Keras 2 before TensorFlow (through `models`), quiet TensorFlow logs."""
+"""Test session setup: the start-up every entry point makes (Keras 2 before TensorFlow, the
+library patches), quiet TensorFlow logs."""
 
 import os
 
@@ -6,7 +7,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import models  # noqa: E402, F401  (selects Keras 2 before any test imports TensorFlow)
+import startup  # noqa: E402
+
+startup.start()  # before any test module imports TensorFlow
 
 
 @pytest.fixture(scope="session")

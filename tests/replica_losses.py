@@ -90,4 +90,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    import startup
+
+    startup.start(filter_stderr=True)
     sys.exit(main(sys.argv[1:]))

@@ -1,5 +1,6 @@
-"""AutoGraph leaves tf_keras's own code alone (TensorFlow's later rule, models/network/autograph.py)
-and still converts ours: Python control flow on tensors keeps working in our tf.functions."""
+"""AutoGraph leaves tf_keras's own code alone (TensorFlow's later rule, a patch of
+startup/patches.py applied by startup.start) and still converts ours: Python control flow on
+tensors keeps working in our tf.functions."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import tf_keras
 from tensorflow.python.autograph.core import config
 from tensorflow.python.autograph.impl import conversion
 
-from models.network import unet  # noqa: F401  (importing it adds the rule)
-from models.network.autograph import keep_autograph_out_of_tf_keras
+from startup import patches
 
 
 def test_tf_keras_code_is_not_converted():
@@ -18,8 +18,8 @@ def test_tf_keras_code_is_not_converted():
 
 
 def test_the_rule_is_added_once():
-    keep_autograph_out_of_tf_keras()
-    keep_autograph_out_of_tf_keras()
+    patches.AUTOGRAPH_TF_KERAS.apply()
+    patches.AUTOGRAPH_TF_KERAS.apply()
     assert sum(rule.matches("tf_keras") for rule in config.CONVERSION_RULES) == 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from models.console import ConsoleFilter
+from startup.console import ConsoleFilter
 
 
 def _record(message: str, level: int = logging.INFO) -> logging.LogRecord:

@@ -123,8 +123,8 @@ def test_the_kubeflow_compiler_and_a_benchmark_start_quietly(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert compiled.returncode == 0, compiled.stderr[-3000:]
-    assert json.load(open(tmp_path / "spec.json"))["pipelineSpec"]
-    bench = _program("bench.bench_training", "--help")
+    assert json.load(open(tmp_path / "spec.json"))["root"]["dag"]["tasks"]
+    bench = _program("bench", "training", "--help")
     assert bench.returncode == 0, bench.stderr[-3000:]
     for result in (compiled, bench):
         for noise in NOISE:

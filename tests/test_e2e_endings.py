@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from models import cpu, errors
+from models import errors
 from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
+from startup import cpu
 from tests.e2e_runs import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="endings")]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from models import cpu
+from startup import cpu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

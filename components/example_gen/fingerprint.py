@@ -8,7 +8,6 @@ images and masks of the newest span) as a parameter, so an image or mask replace
 reruns the ExampleGen and unchanged data reuses its examples.
 """
 
-
 from absl import logging
 from tfx.types import standard_component_specs
 from tfx.v1.dsl.components import OutputDict, Parameter, component

@@ -10,7 +10,6 @@ With nothing served yet the artifact holds no model and is marked so: the Evalua
 without a baseline, and a warm start trains from scratch.
 """
 
-
 import os
 
 from absl import logging

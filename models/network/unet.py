@@ -10,10 +10,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from models.network import geometry
-from models.network.autograph import keep_autograph_out_of_tf_keras
 
 keras = tf.keras
-keep_autograph_out_of_tf_keras()  # before any Keras model is built or traced
 
 
 def he_normal() -> keras.initializers.Initializer:

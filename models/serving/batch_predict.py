@@ -246,8 +246,8 @@ def _as_tensor(data: bytes):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models import console
     from models.settings import glue_flag_values
+    from startup import console
 
     console.configure_logging()
     parser = argparse.ArgumentParser(description="Segment a collection of images on Beam.")
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     with console.StderrFilter():
         from apache_beam.options.pipeline_options import PipelineOptions
 
-        from models.serving.predict import load_dataset, load_model
+        from models.serving.prediction import load_dataset, load_model
 
         load_model(args.model)  # fails here, in one line, if it is no SavedModel
         spec = load_dataset(args.model)
@@ -296,6 +296,9 @@ def read_manifest(out_dir: str) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
+    import startup
+
+    startup.start(filter_stderr=True)
     # By its module name, not as __main__: Beam's workers unpickle the DoFns and the handler.
     from models.serving import batch_predict
 

@@ -41,11 +41,9 @@ import tensorflow as tf
 
 from models import contracts
 from models.dataset import DatasetSpec
-from models.network.autograph import keep_autograph_out_of_tf_keras
 from models.serving import image_io, tiling, warmup
 from models.transform import overlap_tile
 
-keep_autograph_out_of_tf_keras()  # saving traces the Transform layer, a Keras model
 DATASET_ASSET = os.path.join("assets.extra", "dataset.json")
 NETWORK_ASSET = os.path.join("assets.extra", "network.json")  # what a warm start must match
 RESIZE_STRIP_ROWS = 256  # full-resolution rows resized at a time: bounds the float memory

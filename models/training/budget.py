@@ -1,28 +1,21 @@
-"""How many steps the Trainer takes: `train_steps`, or as many as fit its time here.
+"""How many steps the Trainer takes: `--train-steps`, or as many as fit `--train-minutes` here
+(at most `--train-steps`): the training budget's two settings, and nothing else.
 
-The same demo run takes 7 minutes on a CPU with bfloat16 and 30 without; a time budget makes it
-take the same time on both, with the steps this machine can do. The time is `train_minutes`, or
-what `run_minutes` leaves of a local run once the Trainer knows how long the run took to reach it:
-the rest of the run (generating, ingesting, the Evaluators, the report) takes 2 to 3.5 minutes
-depending on the CPU and the day, so a fixed training time either wastes the ten minutes on a fast
-machine or overruns them on a slow one. The step count is a variable of the model (`horizon`), so
-that the cosine schedule and the stop follow it and a resumed run restores it from its checkpoint:
-a first estimate comes from the step time the execution plan measured, and after each epoch the
-measured rate of the real run (input pipeline, validation and checkpoints included) corrects it
-for the time that is left.
+A time budget makes a run take the same time on machines of different speeds, with the steps each
+can do. The step count is a variable of the model (`horizon`), so that the cosine schedule and the
+stop follow it and a resumed run restores it from its checkpoint: a first estimate comes from the
+step time the execution plan measured, and after each epoch the measured rate of the real run
+(input pipeline, validation and checkpoints included) corrects it for the time that is left.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 
 import tensorflow as tf
-
-from models import contracts
 
 keras = tf.keras
 HORIZON_ATTRIBUTE = "train_horizon"  # the model's variable: the step training ends at
@@ -31,69 +24,21 @@ SPENT_ATTRIBUTE = "train_seconds"  # the model's variable: seconds of training s
 # cores, validation, checkpoints (the demo run's real steps took 1.2-1.3x the probe's).
 FIRST_ESTIMATE_OVERHEAD = 1.3
 MIN_STEPS = 10
-# The work after training (the export, both Evaluators, the Pusher, the report) as a share of the
-# time the run took to reach the Trainer: both are mostly fixed costs at the machine's speed of the
-# day; demo runs measured 0.55-0.70 on a Zen 3 EPYC and 0.66 on the AVX512-BF16 machine
-# (docs/PERFORMANCE.md), and the two vary apart from run to run: the rest is margin.
-AFTER_TRAINING_SHARE = 0.9
-MIN_AFTER_TRAINING_SECONDS = 30.0
-MIN_TRAINING_SECONDS = 60.0  # a run target already spent still trains a model worth evaluating
 
 
 @dataclass(frozen=True)
 class TrainingTime:
-    """The training's time limits: `minutes` of training (0: none) and a `deadline` (Unix time)
-    by which a local run's training ends to keep the run within its target (None: none)."""
+    """`minutes` of training (0: no time limit, `--train-steps` alone)."""
 
     minutes: float
-    deadline: float | None = None
-    why: str = ""  # how the deadline was set
 
     @property
     def timed(self) -> bool:
-        return self.minutes > 0 or self.deadline is not None
+        return self.minutes > 0
 
-    def seconds_left(self, spent: float, now: float) -> float | None:
-        """Seconds of training left after `spent` of them, at Unix time `now` (None: untimed)."""
-        limits = [60.0 * self.minutes - spent] if self.minutes > 0 else []
-        if self.deadline is not None:
-            limits.append(self.deadline - now)
-        return max(min(limits), 0.0) if limits else None
-
-    def from_now(self, now: float) -> TrainingTime:
-        """The same limits, the deadline at least MIN_TRAINING_SECONDS after `now`."""
-        if self.deadline is None or self.deadline >= now + MIN_TRAINING_SECONDS:
-            return self
-        why = f"{self.why}; training at least {MIN_TRAINING_SECONDS:.0f} s"
-        return TrainingTime(self.minutes, now + MIN_TRAINING_SECONDS, why)
-
-
-def run_started(environ: dict[str, str] | None = None) -> float | None:
-    """When the local run started (Unix seconds), as its runner said; None outside one."""
-    value = (os.environ if environ is None else environ).get(contracts.RUN_STARTED_ENV, "")
-    try:
-        started = float(value)
-    except ValueError:
-        return None
-    return started if math.isfinite(started) else None
-
-
-def training_time(
-    train_minutes: float, run_minutes: float, started: float | None, now: float
-) -> TrainingTime:
-    """The limits for a Trainer that starts at `now` in a run that started at `started`: with
-    `run_minutes`, training ends when the run's target less the expected time after training
-    is reached."""
-    if run_minutes <= 0 or started is None:
-        return TrainingTime(train_minutes)
-    before = max(now - started, 0.0)
-    after = max(MIN_AFTER_TRAINING_SECONDS, AFTER_TRAINING_SHARE * before)
-    why = (
-        f"what --run-minutes {run_minutes:g} leaves after the {before / 60:.1f} min the run took "
-        f"to reach the Trainer and {after / 60:.1f} kept for the export, the Evaluators and the "
-        "report"
-    )
-    return TrainingTime(train_minutes, started + 60.0 * run_minutes - after, why)
+    def seconds_left(self, spent: float) -> float | None:
+        """Seconds of training left after `spent` of them (None: untimed)."""
+        return max(60.0 * self.minutes - spent, 0.0) if self.timed else None
 
 
 def horizon_of(model: keras.Model) -> tf.Variable:
@@ -107,26 +52,19 @@ def add_budget_variables(model: keras.Model, steps: int) -> None:
 
 
 def first_estimate(
-    train_steps: int, limits: TrainingTime, seconds_per_step: float | None, now: float
+    train_steps: int, limits: TrainingTime, seconds_per_step: float | None
 ) -> tuple[int, str]:
-    """(steps, why): `train_steps`, or the steps that fit the time left at the measured step
+    """(steps, why): `train_steps`, or the steps that fit the training time at the measured step
     time."""
-    floored = limits.from_now(now)
-    seconds = floored.seconds_left(0.0, now)
+    seconds = limits.seconds_left(0.0)
     if seconds is None or not seconds_per_step:
         return train_steps, f"{train_steps} steps"
     fit = int(seconds / (seconds_per_step * FIRST_ESTIMATE_OVERHEAD))
     steps = max(MIN_STEPS, min(train_steps, fit))
-    most = f"--train-steps {train_steps}"
-    if limits.deadline is not None and (limits.minutes <= 0 or seconds < 60 * limits.minutes):
-        budget = f"{seconds / 60:.1f} min of training: {floored.why}"
-        if limits.minutes > 0:
-            most = f"--train-minutes {limits.minutes:g}, {most}"
-    else:
-        budget = f"--train-minutes {limits.minutes:g}"
     why = (
         f"about {steps} steps at {1000 * seconds_per_step:.0f} ms/step measured here fit "
-        f"{budget} (at most {most}); corrected after each epoch"
+        f"--train-minutes {limits.minutes:g} (at most --train-steps {train_steps}); corrected "
+        "after each epoch"
     )
     return steps, why
 
@@ -202,8 +140,7 @@ class StopAtHorizon(keras.callbacks.Callback):
 class TimeBudget(keras.callbacks.Callback):
     """After each epoch, sets the horizon to the steps done plus those that fit the time left, at
     the rate measured since this run's training started (at most `max_steps`). The seconds spent
-    are a model variable too, so a resumed run spends only what is left of `train_minutes`; a
-    deadline is this run's own."""
+    are a model variable too, so a resumed run spends only what is left of `train_minutes`."""
 
     def __init__(self, limits: TrainingTime, max_steps: int) -> None:
         super().__init__()
@@ -212,7 +149,6 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None) -> None:
         self._started = time.monotonic()
-        self._limits = self.limits.from_now(time.time())
         self._first_step = int(self.model.optimizer.iterations.numpy())
         self._spent_before = float(getattr(self.model, SPENT_ATTRIBUTE).numpy())
 
@@ -223,7 +159,7 @@ class TimeBudget(keras.callbacks.Callback):
         done = step - self._first_step
         if done <= 0 or elapsed <= 0 or self.model.stop_training:
             return
-        left = self._limits.seconds_left(self._spent_before + elapsed, time.time()) or 0.0
+        left = self.limits.seconds_left(self._spent_before + elapsed) or 0.0
         steps = int(min(self.max_steps, max(step + left * done / elapsed, step, MIN_STEPS)))
         steps = chief_steps(self.model.distribute_strategy, steps)
         horizon = horizon_of(self.model)

@@ -162,7 +162,7 @@ def train_in_processes(job) -> None:
 
 def main(argv: list[str]) -> int:
     """One worker: the console, devices (before TensorFlow starts), then the job."""
-    from models.console import configure_logging
+    from startup.console import configure_logging
 
     configure_logging()
     from models.training import execution, trainer
@@ -185,4 +185,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    import startup
+
+    startup.start(filter_stderr=True)
     sys.exit(main(sys.argv[1:]))

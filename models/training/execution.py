@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from models.config import TrainerConfig
-from models.cpu import BF16_CPU_FLAGS, cpu_flags
 from models.settings import SettingError
+from startup import patches
+from startup.cpu import BF16_CPU_FLAGS, cpu_flags
 
 
 @dataclass(frozen=True)
@@ -187,17 +188,10 @@ def choose_strategy(
     return tf.distribute.get_strategy(), "CPU"
 
 
-def onednn_enabled() -> bool:
-    """Whether TensorFlow runs oneDNN's CPU kernels in this process (decided when it loaded)."""
-    from tensorflow.python.util import _pywrap_util_port
-
-    return bool(_pywrap_util_port.IsMklEnabled())
-
-
 def onednn_kernels() -> str:
     """Whose CPU kernels TensorFlow runs in this process, for the plan's line: oneDNN's, which
-    `models.cpu.use_onednn_everywhere` asks for on x86-64, or Eigen's (2.4-2.9x slower steps)."""
-    if onednn_enabled():
+    `startup.cpu.use_onednn_everywhere` asks for on x86-64, or Eigen's."""
+    if patches.onednn_enabled():
         return "oneDNN kernels"
     return "Eigen kernels (TF_ENABLE_ONEDNN_OPTS=1 turns on oneDNN's)"
 

@@ -192,7 +192,7 @@ def planned_steps(
 
         probe = build_training_model(config, plan.strategy, plan.precision, plan.jit_compile)
         seconds = seconds_per_step(probe, config)
-    return budget.first_estimate(settings.train_steps, limits, seconds, time.time())
+    return budget.first_estimate(settings.train_steps, limits, seconds)
 
 
 def _export_dir(job: TrainingJob, plan: execution.ExecutionPlan) -> str:
@@ -239,9 +239,7 @@ def train(job: TrainingJob, data_accessor: Any) -> None:
     fit, the summary and the export."""
     config = job.config
     settings = config.training
-    limits = budget.training_time(
-        settings.train_minutes, settings.run_minutes, budget.run_started(), time.time()
-    )
+    limits = budget.TrainingTime(settings.train_minutes)
     if execution.cluster_spec() is None:  # a worker of a cluster must make its strategy first
         smallest = "float32" if settings.precision == "float32" else "mixed_bfloat16"
         replicas = memory.replicas_expected(settings.train_devices, 1)

@@ -18,6 +18,8 @@ import json
 import runpy
 import sys
 
+import startup
+
 TFX_ENTRYPOINT = "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"
 INVOCATION_FLAG = "--json_serialized_invocation_args"
 INPUTS_SPEC_FLAG = "--json_serialized_inputs_spec_args"
@@ -60,6 +62,7 @@ def repaired_argv(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
+    startup.start()
     sys.argv = [TFX_ENTRYPOINT, *repaired_argv(sys.argv[1:])]
     runpy.run_module(TFX_ENTRYPOINT, run_name="__main__", alter_sys=True)
 
