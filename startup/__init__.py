@@ -27,4 +27,5 @@ def start(*, filter_stderr: bool = False) -> None:
     console.silence_python_warnings()
     if filter_stderr:
         console.filter_process_stderr()
-    patches.apply(patches.PROCESS_PATCHES)
+    with console.StderrFilter():  # the patches load TensorFlow: its C++ start-up lines go
+        patches.apply(patches.PROCESS_PATCHES)

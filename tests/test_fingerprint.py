@@ -68,8 +68,10 @@ def test_every_component_that_runs_project_code_carries_its_fingerprint(tmp_path
     from models import config as configs
 
     config = configs.get_config("test").with_dataset(OXFORD_PETS)
-    pipeline = create_pipeline(config, str(tmp_path))
-    carried = {c.id: c.exec_properties.get(CODE_FINGERPRINT_KEY) for c in pipeline.components}
+    carried = {}
+    for kubeflow in (False, True):  # the Kubeflow pipeline has ServedModel and DataFingerprint
+        pipeline = create_pipeline(config, str(tmp_path), kubeflow=kubeflow)
+        carried |= {c.id: c.exec_properties.get(CODE_FINGERPRINT_KEY) for c in pipeline.components}
     for node in COMPONENT_CODE:
         assert carried[node] == fingerprint.code_fingerprint(list(COMPONENT_CODE[node]))
     assert carried["StatisticsGen"] is None  # TFX's own code: TFX versions it
