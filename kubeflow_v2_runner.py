@@ -133,10 +133,8 @@ def _vertex_training(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    startup.start()
+    startup.start(console_logging=True)
     from startup import console
-
-    console.configure_logging()
     args = parse_args(argv)
     try:
         if not args.data_root:

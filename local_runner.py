@@ -105,11 +105,8 @@ def format_summary(summary: dict, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads
-    startup.start()
+    startup.start(console_logging=True)
     from pipeline import endings, workspace
-    from startup import console
-
-    console.configure_logging()
     endings.raise_on_signals()
     args = parse_args(argv)
     try:

@@ -38,10 +38,7 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import startup
 
-    startup.start(filter_stderr=True)
-    from startup import console
-
-    console.configure_logging()
+    startup.start(filter_stderr=True, console_logging=True)
     module = importlib.import_module(f"bench.{PREFIX}{name}")
     sys.argv = [f"bench {name}", *rest]
     return module.main(rest) or 0

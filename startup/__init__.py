@@ -17,8 +17,10 @@ import os
 KERAS_2 = {"TF_USE_LEGACY_KERAS": "1"}
 
 
-def start(*, filter_stderr: bool = False) -> None:
-    """The start-up every entry point makes first (idempotent)."""
+def start(*, filter_stderr: bool = False, console_logging: bool = False) -> None:
+    """The start-up every entry point makes first (idempotent). `console_logging`: the run's
+    console lines (startup/console.py), set up before TensorFlow loads, which otherwise gives its
+    logger a handler of its own that prints what the console's filter would drop."""
     from startup import console, cpu, patches
 
     for key, value in KERAS_2.items():
@@ -27,5 +29,7 @@ def start(*, filter_stderr: bool = False) -> None:
     console.silence_python_warnings()
     if filter_stderr:
         console.filter_process_stderr()
+    if console_logging:
+        console.configure_logging()
     with console.StderrFilter():  # the patches load TensorFlow: its C++ start-up lines go
         patches.apply(patches.PROCESS_PATCHES)

@@ -298,7 +298,7 @@ def read_manifest(out_dir: str) -> list[dict[str, Any]]:
 if __name__ == "__main__":
     import startup
 
-    startup.start(filter_stderr=True)
+    startup.start(filter_stderr=True, console_logging=True)
     # By its module name, not as __main__: Beam's workers unpickle the DoFns and the handler.
     from models.serving import batch_predict
 

@@ -60,5 +60,5 @@ def _predict_all(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    startup.start(filter_stderr=True)
+    startup.start(filter_stderr=True, console_logging=True)
     sys.exit(main())

@@ -187,5 +187,5 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     import startup
 
-    startup.start(filter_stderr=True)
+    startup.start(filter_stderr=True, console_logging=True)
     sys.exit(main(sys.argv[1:]))
