@@ -153,3 +153,17 @@ def test_every_benchmark_command_in_the_docs_names_a_benchmark_and_its_flags(wor
     source = _read(module.__file__)
     for flag in flags:
         assert f'"{flag}"' in source, (words[0], flag)
+
+
+def test_the_performance_tables_regenerate_byte_for_byte_from_the_baselines():
+    from bench import tables
+
+    page = _page("PERFORMANCE.md")
+    assert tables.render(page) == page, "regenerate them with: python -m bench.tables"
+
+
+def test_one_committed_baseline_per_benchmark():
+    from bench import tables
+    from bench.__main__ import benchmarks
+
+    assert tables.names() == sorted(benchmarks())
