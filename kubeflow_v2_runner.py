@@ -24,14 +24,14 @@ import os
 import sys
 
 import startup
-from models import config as configs
-from models import errors
+from core import config as configs
+from core import errors
 from pipeline import cli
 
 DEFAULT_IMAGE = "petunet:latest"
 
 
-# Under each run's pipeline root unless --serving-model-dir names a folder (models/run_paths.py)
+# Under each run's pipeline root unless --serving-model-dir names a folder (core/run_paths.py)
 SERVING_MODEL_DIR = "serving_model"
 TRAINER_BACKUP_DIR = "trainer_backup"
 COMPILE_ROOT = "gs://compile-time-placeholder"  # TFX needs a root; the spec's default is ours

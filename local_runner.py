@@ -20,10 +20,10 @@ import sys
 import time
 
 import startup
-from models import config as configs
-from models import errors
-from models.contracts import EXAMPLE_COUNT_NAME
-from models.settings import SettingError
+from core import config as configs
+from core import errors
+from core.contracts import EXAMPLE_COUNT_NAME
+from core.settings import SettingError
 from pipeline import cli
 
 

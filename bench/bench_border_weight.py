@@ -27,7 +27,7 @@ from scipy.optimize import linear_sum_assignment
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
-from models import contracts
+from core import contracts
 from pipeline import run_report
 from pipeline.synthetic.cells import CELL, generate_synthetic_cells
 

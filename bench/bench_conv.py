@@ -20,7 +20,7 @@ import tensorflow as tf
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
 from components.example_gen.oxford import OXFORD_PETS
-from models import config as configs
+from core import config as configs
 from models.network.unet import build_unet
 from models.training import timing
 

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf
 
-    from models import config as configs
+    from core import config as configs
     from models.training import execution, inputs
     from models.training.model import build_training_model
 

@@ -30,8 +30,8 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
-from models import node_ids
-from models.config import EvaluationConfig
+from core import node_ids
+from core.config import EvaluationConfig
 from models.evaluation import eval_config
 from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets

@@ -26,7 +26,7 @@ from components.example_gen import oxford
 from components.example_gen.component import SegmentationExampleGen
 from components.example_gen.executor import Executor, to_example
 from components.example_gen.oxford import OXFORD_PETS
-from models.config import TrainerConfig, get_config
+from core.config import TrainerConfig, get_config
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,7 +85,7 @@ def time_transform(examples_dir: str, out_dir: str, config: TrainerConfig) -> di
     from tfx_bsl.coders import example_coder
     from tfx_bsl.public import tfxio
 
-    from models import contracts
+    from core import contracts
     from models.transform import preprocessing
 
     strings = {contracts.IMAGE_KEY, contracts.MASK_KEY, contracts.NAME_KEY}

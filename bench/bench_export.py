@@ -21,7 +21,7 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
-from models import node_ids
+from core import node_ids
 from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
 

@@ -22,8 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from components.example_gen.oxford import OXFORD_PETS
-from models import config as configs
-from models import contracts
+from core import config as configs
+from core import contracts
 from models.training import execution, inputs, timing
 from models.training.model import build_training_model
 from models.transform import overlap_tile

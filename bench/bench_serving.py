@@ -30,8 +30,8 @@ from bench import flops, plain_serving
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
 from components.example_gen.oxford import OXFORD_PETS
-from models import config as configs
-from models import contracts
+from core import config as configs
+from core import contracts
 from models.serving import export
 from models.training.model import build_training_model
 from models.transform import preprocessing

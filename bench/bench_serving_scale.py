@@ -34,8 +34,8 @@ from bench.bench_serving import _pet, _TransformOutput
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
 from components.example_gen.oxford import OXFORD_PETS
-from models import config as configs
-from models import contracts
+from core import config as configs
+from core import contracts
 from models.serving import export
 from models.training.model import build_training_model
 from tests import tf_serving_rest

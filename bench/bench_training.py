@@ -23,8 +23,8 @@ from bench import flops
 from bench.machine import describe as describe_machine
 from bench.reference_unet import build_reference_unet
 from components.example_gen.oxford import OXFORD_PETS
-from models import config as configs
-from models import contracts
+from core import config as configs
+from core import contracts
 from models.training import execution, timing
 from models.training.model import build_training_model
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from models import node_ids
-from models.dataset import DatasetSpec
+from core import node_ids
+from core.dataset import DatasetSpec
 from pipeline import run_report
 
 

@@ -4,7 +4,7 @@ TFX's cache compares artifact ids, so a re-run with the cache off remakes the sa
 new ids and paths. The Trainer keys its checkpoint on what its examples hold instead: the
 ExampleGen keys its output on the data files' fingerprint and its settings, Transform folds in its
 own settings, and writes the result beside the examples it materializes
-(models.contracts.CONTENT_KEY_FILE), where the Trainer reads it.
+(core.contracts.CONTENT_KEY_FILE), where the Trainer reads it.
 """
 
 from __future__ import annotations

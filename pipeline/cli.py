@@ -13,8 +13,8 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from models import config as configs
-from models.settings import Setting, allowed, flag_of, glue_flag_values, settings_of
+from core import config as configs
+from core.settings import Setting, allowed, flag_of, glue_flag_values, settings_of
 
 PRESET_FLAG = "--preset"
 TABLE_START = "<!-- settings table: python -m pipeline.cli -->"

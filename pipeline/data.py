@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from components.example_gen import layouts
-from models.config import PipelineConfig
+from core.config import PipelineConfig
 
 
 def resolve_data_root(config: PipelineConfig) -> str:

@@ -18,8 +18,8 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from models import errors
-from models.settings import SettingError
+from core import errors
+from core.settings import SettingError
 
 LOG_DIR = "logs"
 EXIT_CODES = (

@@ -3,8 +3,7 @@
 User code is referenced by module path, which TFX does not fingerprint: after an edit to the
 preprocessing module, Transform and the Trainer were served from the cache and the old model was
 pushed again. Each component that runs project code gets the sha256 of the source files it
-imports from this repository (the module and everything it imports from models/, components/ and
-pipeline/, followed through the import statements), so an edit reruns what it affects and
+imports from this repository (the module and everything it imports from this repository's packages, followed through the import statements), so an edit reruns what it affects and
 nothing else.
 """
 
@@ -15,7 +14,7 @@ import hashlib
 import os
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROJECT_PACKAGES = ("models", "components", "pipeline", "petunet")
+PROJECT_PACKAGES = ("core", "startup", "models", "components", "pipeline", "petunet")
 
 
 def _source(module: str, root: str) -> str | None:

@@ -26,9 +26,9 @@ from components.pusher.component import AtomicPusher
 from components.schema_curator.component import SchemaCurator
 from components.served_model.component import ServedModel
 from components.transform.component import Transform
-from models import node_ids
-from models.config import PipelineConfig
-from models.contracts import EVAL, TEST, TRAIN, TRAINER_BACKUP_ROOT_KEY
+from core import node_ids
+from core.config import PipelineConfig
+from core.contracts import EVAL, TEST, TRAIN, TRAINER_BACKUP_ROOT_KEY
 from models.evaluation import eval_config, tfma_metrics
 from models.transform import preprocessing
 from pipeline import fingerprint, spans
@@ -109,7 +109,7 @@ def create_pipeline(
 
     The paths default to the config's local layout. `kubeflow`: the pipeline the Kubeflow runner
     compiles, with no resolver (ServedModel gives the baseline, DataFingerprint the data's key)
-    and paths that may be relative to the pipeline root given at submission (models/run_paths.py);
+    and paths that may be relative to the pipeline root given at submission (core/run_paths.py);
     with `vertex_training` the Trainer runs as a Vertex AI custom job (pipeline/vertex.py).
     """
     dataset = config.dataset

@@ -16,8 +16,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.example_gen.executor import DATASET_FILE
 from components.pusher.executor import ALREADY_SERVING_KEY
-from models import node_ids
-from models.dataset import DatasetSpec
+from core import node_ids
+from core.dataset import DatasetSpec
 
 _OUTPUT_EVENTS = (
     metadata_store_pb2.Event.OUTPUT,

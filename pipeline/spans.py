@@ -21,8 +21,8 @@ from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver
 from tfx.types import artifact_utils
 
-from models import node_ids
-from models.config import PipelineConfig
+from core import node_ids
+from core.config import PipelineConfig
 
 
 def passed_gate(store, artifact_ids: list[int], gate_type: str) -> set[int]:

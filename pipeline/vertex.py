@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from models.settings import SettingError
+from core.settings import SettingError
 
 
 @dataclass(frozen=True)

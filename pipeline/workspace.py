@@ -17,7 +17,7 @@ import shutil
 import time
 from typing import IO
 
-from models.config import PipelineConfig
+from core.config import PipelineConfig
 
 LOCK_FILE = ".petunet.lock"
 

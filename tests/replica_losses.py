@@ -33,8 +33,8 @@ def main(argv: list[str]) -> int:
     import tensorflow as tf
 
     from components.example_gen.oxford import OXFORD_PETS
-    from models import contracts
-    from models.config import get_config
+    from core import contracts
+    from core.config import get_config
     from models.training import budget
     from models.training.model import build_training_model
 

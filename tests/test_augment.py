@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.contracts import IGNORE_LABEL
+from core.contracts import IGNORE_LABEL
 from models.training import augment
 
 # isort: split

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from components.example_gen.oxford import OXFORD_PETS
-from models import config as configs
+from core import config as configs
 
 
 @pytest.mark.parametrize("preset", sorted(configs.PRESETS))

@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 from components.example_gen.oxford import OXFORD_PETS, oxford_pets
-from models import config as configs
-from models.contracts import IGNORE_LABEL
-from models.dataset import DatasetSpec
+from core import config as configs
+from core.contracts import IGNORE_LABEL
+from core.dataset import DatasetSpec
 from models.training import weight_map
 from models.transform import overlap_tile
 

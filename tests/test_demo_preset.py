@@ -4,7 +4,7 @@ the CPU, with a training budget of minutes and steps alone."""
 from __future__ import annotations
 
 import local_runner
-from models import config as configs
+from core import config as configs
 from startup import cpu
 
 

@@ -106,7 +106,7 @@ def test_the_docs_and_the_help_give_the_same_exit_codes():
 
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 # A repository path in backquotes: a top-level folder or file of the project, then more of it.
-TOP = ("models", "components", "pipeline", "startup", "bench", "tests", "scripts", "docs",
+TOP = ("core", "models", "components", "pipeline", "startup", "bench", "tests", "scripts", "docs",
        ".ci")  # fmt: skip
 PATH = re.compile(r"`((?:" + "|".join(re.escape(t) for t in TOP) + r")/[\w./-]*\w)`")
 

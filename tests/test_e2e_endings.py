@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from models import errors
+from core import errors
 from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
 from startup import cpu

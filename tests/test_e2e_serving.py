@@ -23,7 +23,7 @@ from PIL import Image
 from tensorflow_serving.apis import prediction_log_pb2
 
 from bench import plain_serving
-from models import contracts
+from core import contracts
 from models.serving import export, warmup
 from tests import tf_serving_rest
 from tests.e2e_runs import ROOT

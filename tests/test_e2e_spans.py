@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import errors
+from core import errors
 from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
 from tests.e2e_runs import ROOT, run_pipeline

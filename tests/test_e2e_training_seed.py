@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from models import config as configs
-from models import contracts, node_ids
+from core import config as configs
+from core import contracts, node_ids
 from models.training import inputs, trainer
 from pipeline import run_report
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from components.example_gen.oxford import OXFORD_PETS
-from models import contracts
-from models.config import EvaluationConfig
+from core import contracts
+from core.config import EvaluationConfig
 from models.evaluation import eval_config, tfma_metrics
 from models.evaluation import extractors as bounded_extractors
 from models.evaluation import scores as seg

@@ -23,7 +23,7 @@ from components.example_gen.component import SegmentationExampleGen
 from components.example_gen.layout import split_of
 from components.example_gen.oxford import OXFORD_PETS
 from components.schema_curator.component import SchemaCurator
-from models import contracts
+from core import contracts
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 pytestmark = pytest.mark.xdist_group(name="example_gen")  # one worker runs the shared pipeline

@@ -65,7 +65,7 @@ def test_the_fingerprint_follows_relative_and_package_imports(tree):
 
 def test_every_component_that_runs_project_code_carries_its_fingerprint(tmp_path):
     from components.example_gen.oxford import OXFORD_PETS
-    from models import config as configs
+    from core import config as configs
 
     config = configs.get_config("test").with_dataset(OXFORD_PETS)
     carried = {}

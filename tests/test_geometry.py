@@ -2,7 +2,7 @@
 
 import pytest
 
-from models.network import geometry as features
+from core import geometry as features
 
 
 def test_paper_tile_gives_388_output_and_92_margin():

@@ -16,7 +16,7 @@ from tests.e2e_runs import ROOT
 # A process that drops the first interrupt, as TensorFlow's C++ fast paths can, then stops.
 PROGRAM = """
 import sys, time
-from models import errors
+from core import errors
 from pipeline import endings
 
 

@@ -10,7 +10,7 @@ import os
 import pytest
 
 import kubeflow_v2_runner
-from models import node_ids
+from core import node_ids
 from pipeline.synthetic.pets import generate_synthetic_pets
 from tests import kfp_backend
 from tests.e2e_runs import ROOT
@@ -90,7 +90,7 @@ def test_the_checker_refuses_what_open_source_kubeflow_refuses(tmp_path):
     from tfx import v1 as tfx
 
     from components.example_gen.oxford import OXFORD_PETS
-    from models import config as configs
+    from core import config as configs
     from pipeline.pipeline import create_pipeline
 
     config = configs.get_config("test").with_dataset(OXFORD_PETS)

@@ -15,11 +15,11 @@ from components.example_gen.component import SegmentationExampleGen
 from components.example_gen.fingerprint import DataFingerprint
 from components.example_gen.oxford import OXFORD_PETS
 from components.served_model.component import SERVED_VERSION_PROPERTY, ServedModel, has_model
-from models import run_paths
+from core import run_paths
 from pipeline.kubeflow import entrypoint
 from pipeline.synthetic.pets import generate_synthetic_pets
 
-# Output URIs as each backend writes them (see models/run_paths.py for the sources).
+# Output URIs as each backend writes them (see core/run_paths.py for the sources).
 KFP_2_1 = "gs://b/root/petunet/0a1b-run/Pusher/pushed_model"
 KFP_NOW = "gs://b/root/petunet/0a1b-run/Pusher/3f2c1d/pushed_model"
 VERTEX = "gs://b/root/123456789/petunet-20261207/Pusher_8123/pushed_model"

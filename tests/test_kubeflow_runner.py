@@ -9,8 +9,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_v2_runner
 from components.example_gen.oxford import OXFORD_PETS
-from models import config as configs
-from models import node_ids
+from core import config as configs
+from core import node_ids
 from tests.e2e_runs import ALL_NODES as COMPONENT_IDS
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from models.config import TrainingConfig
-from models.contracts import IGNORE_LABEL
+from core.config import TrainingConfig
+from core.contracts import IGNORE_LABEL
 from models.training import loss, weight_map
 
 # isort: split

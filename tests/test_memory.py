@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from components.example_gen.oxford import OXFORD_PETS
-from models import errors
-from models.config import get_config
+from core import errors
+from core.config import get_config
 from models.training import memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,7 +20,7 @@ MEASURE = """
 import json, sys, threading, time
 import models, tensorflow as tf
 from components.example_gen.oxford import OXFORD_PETS
-from models.config import get_config
+from core.config import get_config
 from models.training import memory, timing
 from models.training.model import build_training_model
 batch = int(sys.argv[1])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from components.example_gen.oxford import OXFORD_PETS
-from models import contracts
+from core import contracts
 from models.evaluation import scores as reference
 from models.training import metrics as m
 

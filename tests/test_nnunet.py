@@ -11,7 +11,7 @@ import pytest
 
 from components.example_gen import layout, layouts, nnunet
 from components.example_gen.images import Ingested, Skipped
-from models.dataset import NNUNET_LAYOUT, OXFORD_LAYOUT
+from core.dataset import NNUNET_LAYOUT, OXFORD_LAYOUT
 from pipeline.synthetic.cells import generate_synthetic_cells
 from tests.nnunet_folders import png, render_shapes, write, write_shapes
 

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from models import contracts
+from core import contracts
 from pipeline import run_report
 from pipeline.synthetic.cells import render_cells
 from tests.e2e_runs import run_pipeline

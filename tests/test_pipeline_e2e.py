@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from models import contracts
+from core import contracts
 from pipeline import run_report
 from tests.e2e_runs import ALL_NODES, BEFORE_TRAINER, FIRST_RUN, ROOT, run_pipeline
 

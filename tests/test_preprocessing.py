@@ -10,9 +10,8 @@ import tensorflow as tf
 from PIL import Image
 
 from components.example_gen.oxford import OXFORD_PETS
-from models import contracts
-from models.config import TransformConfig
-from models.network import geometry
+from core import contracts, geometry
+from core.config import TransformConfig
 from models.transform import overlap_tile, preprocessing
 
 PET_RGB = (250, 20, 20)

@@ -98,7 +98,7 @@ def test_the_lock_is_released_on_any_exit_even_a_kill(tmp_path):
 
 
 def test_leftovers_of_killed_runs_are_removed_but_a_resumable_checkpoint_is_kept(tmp_path):
-    from models import config as configs
+    from core import config as configs
 
     config = configs.get_config("test", output_dir=str(tmp_path))
     os.makedirs(os.path.join(config.run.serving_model_dir, ".partial-123", "variables"))

@@ -14,7 +14,7 @@ import pytest
 from startup import patches
 from tests.e2e_runs import ROOT
 
-PACKAGES = ("models", "components", "pipeline", "startup", "bench")
+PACKAGES = ("core", "startup", "models", "components", "pipeline", "bench")
 TOP_MODULES = ("local_runner", "kubeflow_v2_runner", "petunet")
 
 

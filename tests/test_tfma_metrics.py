@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from components.example_gen.oxford import OXFORD_PETS
-from models import contracts
-from models.config import EvaluationConfig
+from core import contracts
+from core.config import EvaluationConfig
 from models.evaluation import eval_config
 from models.evaluation import scores as seg
 

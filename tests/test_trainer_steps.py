@@ -7,7 +7,7 @@ import gc
 import tensorflow as tf
 
 from components.example_gen.oxford import OXFORD_PETS
-from models import config as configs
+from core import config as configs
 from models.training import timing, trainer
 from models.training.model import build_training_model
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.network import geometry
+from core import geometry
 from models.network.unet import build_unet
 
 

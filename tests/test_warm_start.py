@@ -8,10 +8,10 @@ import os
 import pytest
 
 from components.example_gen.oxford import OXFORD_PETS
-from models import config as configs
+from core import config as configs
+from core.settings import SettingError
 from models.network.unet import build_unet
 from models.serving.export import NETWORK_ASSET, network_description
-from models.settings import SettingError
 from models.training import warm_start
 
 

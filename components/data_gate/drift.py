@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any
 
-from models import contracts
+from core import contracts
 
 DRIFT_FILE = "drift.json"  # beside the gated schema: what was compared, for the report
 SPLIT = "train"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from models.contracts import EVAL
-from models.errors import DataProblem
+from core.contracts import EVAL
+from core.errors import DataProblem
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from components.example_gen.inputs import (
     EVAL_PERCENT_KEY,
     MAX_FILE_MB_KEY,
 )
-from models.config import DataConfig
-from models.dataset import DatasetSpec
+from core.config import DataConfig
+from core.dataset import DatasetSpec
 
 
 def input_config(dataset: DatasetSpec, with_spans: bool = False) -> example_gen_pb2.Input:

@@ -38,9 +38,9 @@ from components.example_gen.inputs import (
     resolved_root,
 )
 from components.example_gen.layout import MalformedRow, Row, split_of
-from models import contracts
-from models.contracts import EVAL, TEST, TRAIN
-from models.dataset import DatasetSpec
+from core import contracts
+from core.contracts import EVAL, TEST, TRAIN
+from core.dataset import DatasetSpec
 
 DATASET_FILE = "dataset.json"
 _REPORT_PATH_KEY = "_ingest_report_path"  # private exec property: where the pipeline writes it
@@ -49,7 +49,7 @@ _METRICS_NAMESPACE = "ExampleGen"
 
 
 def to_example(item: Ingested, class_names: tuple[str, ...] = ()) -> tf.train.Example:
-    """The raw-feature contract of models/contracts.py."""
+    """The raw-feature contract of core/contracts.py."""
 
     def _bytes(value: bytes) -> tf.train.Feature:
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))

@@ -14,7 +14,7 @@ import os
 import posixpath
 import stat
 
-from models.config import DataConfig
+from core.config import DataConfig
 
 # Descriptions and list files are read with the config's default bound, examples with the run's.
 DEFAULT_MAX_FILE_MB = DataConfig.max_file_mb

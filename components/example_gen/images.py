@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from components.example_gen.files import UnreadableFile, read_in_root
-from models.contracts import OBJECT_SIZE_BUCKETS
-from models.dataset import DatasetSpec
+from core.contracts import OBJECT_SIZE_BUCKETS
+from core.dataset import DatasetSpec
 
 # Channels of each Pillow mode; a palette image counts as colour.
 MODE_CHANNELS = {

@@ -18,8 +18,8 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 from components.example_gen import files, layouts
-from models.contracts import EVAL, TEST, TRAIN
-from models.dataset import DatasetSpec
+from core.contracts import EVAL, TEST, TRAIN
+from core.dataset import DatasetSpec
 
 EVAL_PERCENT_KEY = "eval_percent"
 DATASET_KEY = "dataset"  # the data set's description (JSON), written next to the examples too

@@ -14,8 +14,8 @@ import hashlib
 from typing import Any, NamedTuple
 
 from components.example_gen.images import Ingested, Skipped
-from models.contracts import EVAL, TEST, TRAIN
-from models.dataset import DatasetSpec
+from core.contracts import EVAL, TEST, TRAIN
+from core.dataset import DatasetSpec
 
 
 class Row(NamedTuple):

@@ -13,7 +13,7 @@ import json
 from components.example_gen import nnunet, oxford
 from components.example_gen.files import is_dir, join, list_dir, read_in_root
 from components.example_gen.layout import Layout
-from models.dataset import NNUNET_LAYOUT, OXFORD_LAYOUT, DatasetSpec
+from core.dataset import NNUNET_LAYOUT, OXFORD_LAYOUT, DatasetSpec
 
 LAYOUTS: dict[str, Layout] = {
     OXFORD_LAYOUT: oxford.OxfordLayout(),

@@ -22,8 +22,8 @@ from typing import Any
 from components.example_gen import images
 from components.example_gen.files import is_dir, join, list_dir, read_in_root
 from components.example_gen.layout import Layout, MalformedRow, Row
-from models.contracts import EVAL, TEST, TRAIN
-from models.dataset import BACKGROUND, IGNORE, MAX_LABEL_VALUE, NNUNET_LAYOUT, DatasetSpec
+from core.contracts import EVAL, TEST, TRAIN
+from core.dataset import BACKGROUND, IGNORE, MAX_LABEL_VALUE, NNUNET_LAYOUT, DatasetSpec
 
 DESCRIPTION_FILE = "dataset.json"
 IMAGES_TR, LABELS_TR, IMAGES_TS, LABELS_TS = "imagesTr", "labelsTr", "imagesTs", "labelsTs"

@@ -19,9 +19,9 @@ from typing import Any
 from components.example_gen.files import is_dir, join, read_in_root
 from components.example_gen.images import Ingested, Skipped, ingest_pair
 from components.example_gen.layout import Layout, MalformedRow, Row
-from models import contracts
-from models.contracts import EVAL, TEST, TRAIN
-from models.dataset import OXFORD_LAYOUT, DatasetSpec
+from core import contracts
+from core.contracts import EVAL, TEST, TRAIN
+from core.dataset import OXFORD_LAYOUT, DatasetSpec
 
 IMAGES_DIR = "images"
 ANNOTATIONS_DIR = "annotations"

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 
-from models.errors import NoUsableExamples
+from core.errors import NoUsableExamples
 
 REPORT_FILE = "ingest_report.json"
 

@@ -24,7 +24,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
-from models import node_ids, run_paths
+from core import node_ids, run_paths
 
 PARTIAL_PREFIX = ".partial-"
 ALREADY_SERVING_KEY = "already_serving"  # custom property: the version dir that holds this model

@@ -12,7 +12,7 @@ from tfx.utils import io_utils
 from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter, component
 
 from components.schema_curator.curate import complete_value_domain, strip_value_domains
-from models import contracts
+from core import contracts
 
 SCHEMA_FILE = "schema.pbtxt"  # the file name SchemaGen writes and the consumers look for
 DEFAULT_IDENTIFIERS = contracts.NAME_KEY  # comma-separated feature names

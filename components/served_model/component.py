@@ -19,7 +19,7 @@ from tfx.utils import io_utils, path_utils
 from tfx.v1.dsl.components import OutputArtifact, Parameter, component
 
 from components.pusher.executor import versions
-from models import node_ids, run_paths
+from core import node_ids, run_paths
 
 SERVED_VERSION_PROPERTY = "served_version"  # custom property: the version copied ("" if none)
 

@@ -18,7 +18,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 
 from components import content_key
-from models.contracts import CONTENT_KEY_FILE
+from core.contracts import CONTENT_KEY_FILE
 
 
 class Executor(tfx_transform.Executor):

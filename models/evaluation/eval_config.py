@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 
-from models import contracts
-from models.config import EvaluationConfig
-from models.dataset import DatasetSpec
+from core import contracts
+from core.config import EvaluationConfig
+from core.dataset import DatasetSpec
 from models.evaluation import tfma_metrics
 
 # The test split's Evaluator reports and blesses nothing that matters: no thresholds.

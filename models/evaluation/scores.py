@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models import contracts
+from core import contracts
 
 
 def predicted_classes(predictions: np.ndarray, label_shape: Sequence[int]) -> np.ndarray:

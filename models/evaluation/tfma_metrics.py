@@ -31,7 +31,7 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-from models import contracts
+from core import contracts
 from models.evaluation import scores as seg
 
 MODULE = __name__

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.network import geometry
+from core import geometry
 
 keras = tf.keras
 

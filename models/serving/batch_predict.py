@@ -36,7 +36,7 @@ from apache_beam.ml.inference.base import (
     RunInference,
 )
 
-from models import contracts
+from core import contracts
 
 MASKS_DIR = "masks"
 MANIFEST = "manifest"
@@ -246,7 +246,7 @@ def _as_tensor(data: bytes):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.settings import glue_flag_values
+    from core.settings import glue_flag_values
     from startup import console
 
     console.configure_logging()

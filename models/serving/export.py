@@ -39,8 +39,8 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from models import contracts
-from models.dataset import DatasetSpec
+from core import contracts
+from core.dataset import DatasetSpec
 from models.serving import image_io, tiling, warmup
 from models.transform import overlap_tile
 

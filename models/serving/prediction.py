@@ -10,8 +10,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
-from models import contracts, visual
-from models.dataset import DatasetSpec
+from core import contracts
+from core.dataset import DatasetSpec
+from models import visual
 from models.serving.export import DATASET_ASSET
 from models.transform import overlap_tile
 

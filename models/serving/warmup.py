@@ -15,7 +15,7 @@ import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-from models import contracts
+from core import contracts
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_SIZE = (48, 64)  # height, width: small, and not square, to exercise the canvas mapping

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from models.contracts import IGNORE_LABEL
+from core.contracts import IGNORE_LABEL
 from models.transform.overlap_tile import reflect_indices
 
 Seed = tf.Tensor | Sequence[int] | None

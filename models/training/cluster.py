@@ -23,8 +23,8 @@ import subprocess
 import sys
 import time
 
-from models import errors
-from models.config import TrainerConfig
+from core import errors
+from core.config import TrainerConfig
 
 JOB_FILE = "training_job.json"
 MAX_RESTARTS = 2

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from models.config import TrainerConfig
-from models.settings import SettingError
+from core.config import TrainerConfig
+from core.settings import SettingError
 from startup import patches
 from startup.cpu import BF16_CPU_FLAGS, cpu_flags
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models import contracts
-from models.config import TrainerConfig
+from core import contracts
+from core.config import TrainerConfig
 from models.training import augment, weight_map
 from models.transform import overlap_tile
 

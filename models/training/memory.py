@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from models import errors
+from core import errors
 
 keras = tf.keras
 # The backward pass holds gradients of some activations while it runs: peak memory grows by about

@@ -12,7 +12,7 @@ from typing import Any
 import tensorflow as tf
 import tf_keras
 
-from models import contracts
+from core import contracts
 
 
 def confusion_matrix_tf(

@@ -10,8 +10,8 @@ import re
 
 import tensorflow as tf
 
-from models import contracts
-from models.config import TrainerConfig, TrainingConfig
+from core import contracts
+from core.config import TrainerConfig, TrainingConfig
 from models.network.unet import build_unet
 from models.training import budget, loss, metrics
 

@@ -8,8 +8,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from models import contracts, visual
-from models.dataset import DatasetSpec
+from core import contracts
+from core.dataset import DatasetSpec
+from models import visual
 
 keras = tf.keras
 PANEL_TAG = "eval_panel"

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from models import contracts
-from models.config import TrainerConfig
+from core import contracts
+from core.config import TrainerConfig
 
 keras = tf.keras
 

@@ -1,7 +1,7 @@
 """The Trainer's run_fn: data, execution plan, the paper's loss, resumable fit, export.
 
 TFX loads this module by path (`run_fn`). The pipeline passes the sections the Trainer reads in
-custom_config (models.config.TrainerConfig) and the step counts as TFX's TrainArgs/EvalArgs.
+custom_config (core.config.TrainerConfig) and the step counts as TFX's TrainArgs/EvalArgs.
 Training runs here, in the Trainer's process, or, where it needs processes of its own (a cluster of
 local workers, or logical CPU devices, which TensorFlow only sets up before it starts), in worker
 processes that run `train` on the same job (models/training/cluster.py).
@@ -23,8 +23,8 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import contracts, errors, node_ids, run_paths
-from models.config import TrainerConfig
+from core import contracts, errors, node_ids, run_paths
+from core.config import TrainerConfig
 from models.training import budget, execution, inputs, memory, warm_start
 from models.training.model import build_training_model
 from models.training.panels import ValidationPanel

@@ -14,8 +14,8 @@ import os
 
 import tensorflow as tf
 
-from models.config import TrainerConfig
-from models.settings import SettingError
+from core.config import TrainerConfig
+from core.settings import SettingError
 
 # What sets each part of the network, for a refusal that says what to change.
 SETTING_SOURCES = {

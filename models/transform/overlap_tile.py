@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models import contracts
-from models.dataset import DatasetSpec
+from core import contracts
+from core.dataset import DatasetSpec
 
 _OUTLINE_SHARE = 1e-3  # above float round-off: any outline pixel in a footprint makes it outline
 

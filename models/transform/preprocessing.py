@@ -13,9 +13,9 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import contracts
-from models.config import TransformConfig
-from models.dataset import DatasetSpec
+from core import contracts
+from core.config import TransformConfig
+from core.dataset import DatasetSpec
 from models.transform import overlap_tile
 
 TRANSFORM_CONFIG_KEY = "transform"  # custom_config: the transform section (JSON)
@@ -48,7 +48,7 @@ def preprocessing_fn(
     inputs: dict[str, Any], custom_config: dict[str, Any] | None = None
 ) -> dict[str, tf.Tensor]:
     """tf.Transform: raw examples -> image region, label region, class pixel counts, canvas box,
-    image size (models/contracts.py).
+    image size (core/contracts.py).
 
     Outputs that need the mask (label, class weights) are pruned by the Transform layer when only
     the image is fed, so the same graph serves images at inference.

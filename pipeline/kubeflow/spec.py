@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import node_ids
+from core import node_ids
 
 UNCACHED_TASKS = (node_ids.SERVED_MODEL, node_ids.DATA_FINGERPRINT)
 ENTRYPOINT_COMMAND = ["python", "-m", "pipeline.kubeflow.entrypoint"]

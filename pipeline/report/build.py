@@ -17,8 +17,8 @@ from typing import Any
 import jinja2
 import tensorflow as tf
 
-from models import contracts, node_ids
-from models.config import PipelineConfig
+from core import contracts, node_ids
+from core.config import PipelineConfig
 from pipeline import run_report, workspace
 from pipeline.report import gallery, plots
 

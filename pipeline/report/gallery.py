@@ -17,8 +17,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from models import contracts, visual
-from models.dataset import DatasetSpec
+from core import contracts
+from core.dataset import DatasetSpec
+from models import visual
 from models.evaluation import scores
 from models.transform import overlap_tile
 

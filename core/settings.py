@@ -1,7 +1,7 @@
 """The declarative table of settings: each config field says its flag, its help, its range or
 choices, once, and everything else is derived from it.
 
-A setting is a dataclass field of one of the config's sections (models/config.py) whose metadata
+A setting is a dataclass field of one of the config's sections (core/config.py) whose metadata
 holds a `Setting`. From those fields come the validation of every value (`check`), both
 command-line interfaces' flags (`pipeline/cli.py`) and the README's table of flags
 (`markdown_table`), so a knob cannot drift between them.

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from models import contracts
+from core import contracts
 
 BACKGROUND = "background"
 IGNORE = "ignore"
