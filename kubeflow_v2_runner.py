@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     startup.start(console_logging=True)
     from startup import console
+
     args = parse_args(argv)
     try:
         if not args.data_root:

@@ -107,25 +107,23 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # before TensorFlow loads
     startup.start(console_logging=True)
     from pipeline import endings, workspace
+
     endings.raise_on_signals()
     args = parse_args(argv)
     try:
         config = build_config(args)
     except ValueError as error:
-        print(f"petunet: {error}", file=sys.stderr)
-        return errors.EXIT_SETTINGS
+        return _end(None, errors.SettingProblem(str(error)))
     try:
         with workspace.RunLock(config.run.output_dir):
             return _run_locked(config)
-    except workspace.OutputDirBusy as error:
-        print(f"petunet: {error}", file=sys.stderr)
-        return errors.EXIT_SETTINGS
-    except (KeyboardInterrupt, errors.Terminated) as error:  # before or after the run proper
+    except (workspace.OutputDirBusy, KeyboardInterrupt, errors.Terminated) as error:
         return _end(config, error)
 
 
-def _end(config: configs.PipelineConfig, error: BaseException) -> int:
-    """Prints how the run ended (one line, the traceback in the log) and returns the exit code."""
+def _end(config: configs.PipelineConfig | None, error: BaseException) -> int:
+    """Prints how the run ended through the one classifier (pipeline/endings.py): one line, the
+    traceback in the run's log, and returns the exit code."""
     import traceback
 
     from pipeline import endings
@@ -133,14 +131,21 @@ def _end(config: configs.PipelineConfig, error: BaseException) -> int:
 
     endings.interrupt_caught()  # the run ends here: a second delivery would cut this short
     ending = endings.classify(error, console.running_component())
-    log = endings.write_log(config.run.output_dir, error)
-    if ending.bug or config.run.debug:
+    keep_log = config is not None and not _refusal(error)
+    log = endings.write_log(config.run.output_dir, error) if keep_log else None
+    if ending.bug or (config and config.run.debug):
         traceback.print_exception(type(error), error, error.__traceback__)
     *lines, last = ending.lines
     for line in lines:
         print(f"petunet: {line}", file=sys.stderr)
     print(f"petunet: {last}" + (f" (details: {log})" if log else ""), file=sys.stderr)
     return ending.code
+
+
+def _refusal(error: BaseException) -> bool:
+    """A refusal before any work (a setting, the data's description, a busy output dir): its one
+    line says all, and no log is written."""
+    return isinstance(error, (SettingError, errors.SettingProblem, errors.DataProblem))
 
 
 def _run_locked(config: configs.PipelineConfig) -> int:
@@ -151,11 +156,9 @@ def _run_locked(config: configs.PipelineConfig) -> int:
         data_root = data.resolve_data_root(config)
         config = data.with_dataset(config, data_root)
     except SettingError as error:
-        print(f"petunet: {error}", file=sys.stderr)
-        return errors.EXIT_SETTINGS
+        return _end(config, error)
     except ValueError as error:
-        print(f"petunet: {error}", file=sys.stderr)
-        return errors.EXIT_DATA
+        return _end(config, errors.DataProblem(str(error)))
     except Exception as error:
         return _end(config, error)
     started = time.time()

@@ -9,7 +9,6 @@ petunet (the one ending that prints a traceback). Every other ending writes its 
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import threading
@@ -69,16 +68,14 @@ def classify(error: BaseException, component: str | None) -> Ending:
             )
         if isinstance(link, SettingError):
             return Ending(errors.EXIT_SETTINGS, (f"{where}{link}",))
-    text = " | ".join(_first_line(link) for link in chain)
     for link in chain:
-        no_space = isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EFBIG)
-        if no_space or "No space left on device" in text or "File too large" in text:
+        if errors.is_disk_full(link):
             return Ending(
                 errors.EXIT_MACHINE,
                 (f"{where}the disk is full ({_first_line(link)}); free space under --output-dir "
                  "and run again: the run resumes where it stopped",),
             )  # fmt: skip
-        if isinstance(link, MemoryError) or type(link).__name__ == "ResourceExhaustedError":
+        if errors.is_out_of_memory(link):
             return Ending(
                 errors.EXIT_MACHINE,
                 (f"{where}out of memory ({_first_line(link)}); run it on a machine with more "

@@ -3,8 +3,8 @@
 User code is referenced by module path, which TFX does not fingerprint: after an edit to the
 preprocessing module, Transform and the Trainer were served from the cache and the old model was
 pushed again. Each component that runs project code gets the sha256 of the source files it
-imports from this repository (the module and everything it imports from this repository's packages, followed through the import statements), so an edit reruns what it affects and
-nothing else.
+imports from this repository (the module and everything it imports from the project's packages,
+followed through the import statements), so an edit reruns what it affects and nothing else.
 """
 
 from __future__ import annotations

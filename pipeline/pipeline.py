@@ -35,7 +35,7 @@ from pipeline import fingerprint, spans
 from pipeline.vertex import VertexTraining
 
 PREPROCESSING_FN = "models.transform.preprocessing.preprocessing_fn"
-RUN_FN = "models.training.trainer.run_fn"
+RUN_FN = "models.training.run_fn.run_fn"
 EVALUATOR_MODULE = "models.evaluation.extractors"  # custom_extractors, found by the Evaluators
 CODE_FINGERPRINT_KEY = "code_fingerprint"
 # node id -> the project modules it runs (each with everything it imports from the project)

@@ -17,12 +17,13 @@ import shutil
 import time
 from typing import IO
 
+from core import errors
 from core.config import PipelineConfig
 
 LOCK_FILE = ".petunet.lock"
 
 
-class OutputDirBusy(RuntimeError):
+class OutputDirBusy(errors.SettingProblem):
     """Another run holds the output directory."""
 
 

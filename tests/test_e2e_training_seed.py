@@ -13,6 +13,7 @@ import pytest
 from core import config as configs
 from core import contracts, node_ids
 from models.training import inputs, trainer
+from models.training.job import TrainingJob
 from pipeline import run_report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(name="first_run")]
@@ -27,7 +28,7 @@ def _train(first_run, out: str, seed: int) -> dict:
         "test", training_seed=seed, shuffle_buffer=4, precision="float32"
     )
     trainer_config = config.with_dataset(run_report.examples_dataset(nodes)).trainer()
-    job = trainer.TrainingJob(
+    job = TrainingJob(
         train_files=[os.path.join(examples, "Split-train", "*")],
         eval_files=[os.path.join(examples, "Split-eval", "*")],
         transform_output=transform.artifact("transform_graph").uri,

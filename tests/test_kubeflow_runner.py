@@ -32,7 +32,7 @@ def test_compiled_spec_parses_with_one_task_per_component(tmp_path):
         assert not spec.root.dag.tasks[name].caching_options.enable_cache
     assert spec.root.dag.tasks[node_ids.TRAINER].caching_options.enable_cache
     assert "models.transform.preprocessing.preprocessing_fn" in text
-    assert "models.training.trainer.run_fn" in text
+    assert "models.training.run_fn.run_fn" in text
     assert "models.evaluation.extractors" in text  # the Evaluators' custom_extractors
     assert "petunet:test" in text
     assert "gs://bucket/pets" in text

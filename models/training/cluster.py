@@ -25,6 +25,7 @@ import time
 
 from core import errors
 from core.config import TrainerConfig
+from models.training.job import TrainingJob
 
 JOB_FILE = "training_job.json"
 MAX_RESTARTS = 2
@@ -130,7 +131,7 @@ def _raise_worker_problem(run_dir: str, index: int) -> None:
 
 
 def train_in_processes(job) -> None:
-    """Runs `job` (trainer.TrainingJob) on its workers; restarts the cluster when one dies."""
+    """Runs `job` (a TrainingJob) on its workers; restarts the cluster when one dies."""
     settings = job.config.training
     os.makedirs(job.model_run_dir, exist_ok=True)
     job_path = os.path.join(job.model_run_dir, JOB_FILE)
@@ -168,7 +169,7 @@ def main(argv: list[str]) -> int:
     from models.training import execution, trainer
 
     with open(argv[0]) as f:
-        job = trainer.TrainingJob.from_json(f.read())
+        job = TrainingJob.from_json(f.read())
     devices = job.config.training.train_devices
     if devices > 1 and not execution.gpus_visible():
         execution.logical_cpus(devices)

@@ -1,15 +1,11 @@
-"""The Trainer's run_fn: data, execution plan, the paper's loss, resumable fit, export.
+"""One training: data, execution plan, the paper's loss, resumable fit, export.
 
-TFX loads this module by path (`run_fn`). The pipeline passes the sections the Trainer reads in
-custom_config (core.config.TrainerConfig) and the step counts as TFX's TrainArgs/EvalArgs.
-Training runs here, in the Trainer's process, or, where it needs processes of its own (a cluster of
-local workers, or logical CPU devices, which TensorFlow only sets up before it starts), in worker
-processes that run `train` on the same job (models/training/cluster.py).
+`train` runs a TrainingJob in the Trainer's process or in a worker process of the cluster
+(models/training/cluster.py); `models/training/run_fn.py` decides which.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import hashlib
 import json
@@ -17,7 +13,6 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import tensorflow as tf
@@ -26,6 +21,7 @@ import tensorflow_transform as tft
 from core import contracts, errors, node_ids, run_paths
 from core.config import TrainerConfig
 from models.training import budget, execution, inputs, memory, warm_start
+from models.training.job import TrainingJob
 from models.training.model import build_training_model
 from models.training.panels import ValidationPanel
 from models.training.progress import TrainingProgress
@@ -33,49 +29,6 @@ from models.training.progress import TrainingProgress
 keras = tf.keras
 TRAINING_LOG = "training_log.csv"
 SUMMARY_FILE = "summary.json"
-
-
-@dataclass(frozen=True)
-class TrainingJob:
-    """What one training needs, as plain data: TFX's fn_args without the live objects, so that
-    worker processes can run the same job."""
-
-    train_files: list[str]
-    eval_files: list[str]
-    transform_output: str
-    serving_model_dir: str
-    model_run_dir: str
-    custom_config: dict[str, Any]
-    train_steps: int
-    eval_steps: int
-    base_model: str | None = None  # the blessed model a warm start begins from
-
-    @classmethod
-    def from_fn_args(cls, fn_args: Any) -> TrainingJob:
-        return cls(
-            base_model=getattr(fn_args, "base_model", None) or None,
-            train_files=list(fn_args.train_files),
-            eval_files=list(fn_args.eval_files),
-            transform_output=fn_args.transform_output,
-            serving_model_dir=fn_args.serving_model_dir,
-            model_run_dir=fn_args.model_run_dir,
-            custom_config=dict(fn_args.custom_config or {}),
-            train_steps=int(fn_args.train_steps),
-            eval_steps=int(fn_args.eval_steps),
-        )
-
-    @property
-    def config(self) -> TrainerConfig:
-        return TrainerConfig.from_custom_config(
-            self.custom_config, self.train_steps, self.eval_steps
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainingJob:
-        return cls(**json.loads(text))
 
 
 def data_key(train_files: list[str]) -> str:
@@ -203,30 +156,23 @@ def _export_dir(job: TrainingJob, plan: execution.ExecutionPlan) -> str:
     return os.path.join(job.model_run_dir, f".worker-{plan.task_index}-export")
 
 
-NO_KERNELS = ("could not create a primitive", "No OpKernel was registered", "no kernel image")
-
-
 def machine_problem(error: Exception, precision: str, batch_size: int) -> Exception:
     """What a TensorFlow error in training says about this machine, as the runner's one line
     (MachineProblem, exit code 3), or the error itself when it says nothing of the kind."""
-    import tensorflow as tf
-
-    message = " ".join((getattr(error, "message", "") or str(error)).split())
-    found = [message.find(k) for k in NO_KERNELS if k in message]
-    if found:  # the library's words, not the stack of where the op was defined
-        message = message[min(found) :].split(" [[", 1)[0]
-    if "No space left on device" in message or "Disk quota exceeded" in message:
+    kernels = errors.missing_kernels(error)
+    message = kernels or errors.message_of(error)
+    if errors.is_disk_full(error):
         path = next((w for w in message.split() if w.startswith("/") or "://" in w), "")
         return errors.MachineProblem(
             f"the disk is full writing {path.rstrip(';')}; free space under --output-dir and "
             "run again: training resumes from its last checkpoint"
         )
-    if isinstance(error, tf.errors.ResourceExhaustedError):
+    if errors.is_out_of_memory(error):
         return errors.MachineProblem(
             f"out of memory training batches of {batch_size} in {precision} ({message[:160]}); "
             "use a machine with more memory, or a smaller --batch-size"
         )
-    if isinstance(error, tf.errors.OpError) and found:
+    if kernels:
         return errors.MachineProblem(
             f"this machine has no {precision} kernels for the network ({message[:160]}); train "
             "with --precision auto (it falls back to float32) or --precision float32"
@@ -329,14 +275,3 @@ def _train(
         for leftover in (destination, destination + "-logs"):
             if tf.io.gfile.exists(leftover):
                 tf.io.gfile.rmtree(leftover)
-
-
-def run_fn(fn_args) -> None:
-    """TFX Trainer entry point."""
-    job = TrainingJob.from_fn_args(fn_args)
-    from models.training import cluster
-
-    if cluster.needs_own_processes(job.config):
-        cluster.train_in_processes(job)
-    else:
-        train(job, fn_args.data_accessor)
