@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from models.serving.export import first_largest
+from models.serving.arrays import first_largest
 
 
 def test_first_largest_is_argmax_with_its_tie_rule():

@@ -22,7 +22,6 @@ import json
 import os
 import shlex
 import sys
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -37,45 +36,12 @@ from apache_beam.ml.inference.base import (
 )
 
 from core import contracts
+from models.serving import batch_files
 
-MASKS_DIR = "masks"
 MANIFEST = "manifest"
 MAX_BATCH = 8  # images per model call: bounds a worker's memory
-MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF8": "GIF", b"BM": "BMP"}
 DEFAULT_MAX_FILE_MB = 64.0
 DEFAULT_MAX_MEGAPIXELS = 40.0
-
-
-def glob_base(pattern: str) -> str:
-    """The folder part of a glob before its first wildcard (masks mirror the paths below it)."""
-    cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))
-    return pattern[:cut].rsplit("/", 1)[0] + "/" if "/" in pattern[:cut] else ""
-
-
-def mask_path(out_dir: str, image_path: str, base: str) -> str:
-    relative = image_path[len(base) :] if base and image_path.startswith(base) else image_path
-    relative = relative.lstrip("/").split("://", 1)[-1]
-    return os.path.join(out_dir, MASKS_DIR, os.path.splitext(relative)[0] + ".png")
-
-
-def check_image(data: bytes, max_megapixels: float) -> str | None:
-    """Why the bytes cannot be segmented (empty, no image, too many pixels), or None."""
-    from PIL import Image
-
-    if not data:
-        return "empty file"
-    if not any(data.startswith(magic) for magic in MAGIC):
-        return "not a JPEG, PNG, GIF or BMP image"
-    try:
-        with warnings.catch_warnings():  # the size is checked here, against our own limit
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = None
-            width, height = Image.open(io.BytesIO(data)).size  # the header, not the pixels
-    except Exception as error:  # Pillow raises many types for broken headers
-        return f"unreadable or truncated image ({type(error).__name__})"
-    if width * height > max_megapixels * 1e6:
-        return f"{width} x {height} pixels is over the limit of {max_megapixels:g} megapixels"
-    return None
 
 
 class _Read(beam.DoFn):
@@ -89,29 +55,19 @@ class _Read(beam.DoFn):
         path = readable.metadata.path
         if readable.metadata.size_in_bytes > self._max_bytes:
             reason = f"{readable.metadata.size_in_bytes} bytes is over --max-file-mb"
-            yield beam.pvalue.TaggedOutput(MANIFEST, _row(path, None, None, reason))
+            yield beam.pvalue.TaggedOutput(MANIFEST, batch_files.row(path, None, None, reason))
             return
         try:
             data = readable.read()
         except Exception as error:
             reason = f"unreadable ({type(error).__name__}: {error})"
-            yield beam.pvalue.TaggedOutput(MANIFEST, _row(path, None, None, reason))
+            yield beam.pvalue.TaggedOutput(MANIFEST, batch_files.row(path, None, None, reason))
             return
-        problem = check_image(data, self._max_megapixels)
+        problem = batch_files.check_image(data, self._max_megapixels)
         if problem:
-            yield beam.pvalue.TaggedOutput(MANIFEST, _row(path, None, None, problem))
+            yield beam.pvalue.TaggedOutput(MANIFEST, batch_files.row(path, None, None, problem))
             return
         yield path, data
-
-
-def _row(path: str, size, pixels, problem: str | None) -> dict[str, Any]:
-    return {
-        "name": path,
-        "size": size,
-        "pixels_per_class": pixels,
-        "status": "ok" if problem is None else "error",
-        "reason": problem,
-    }
 
 
 def segment_batch(
@@ -182,16 +138,16 @@ class _WriteMask(beam.DoFn):
         path, result = element
         answer = result.inference
         if "error" in answer:
-            yield _row(path, None, None, answer["error"])
+            yield batch_files.row(path, None, None, answer["error"])
             return
-        target = mask_path(self._out_dir, path, self._base)
+        target = batch_files.mask_path(self._out_dir, path, self._base)
         tf.io.gfile.makedirs(os.path.dirname(target))
         with tf.io.gfile.GFile(target, "wb") as f:
             f.write(answer["png"])
         mask = np.asarray(Image.open(io.BytesIO(answer["png"])))
         counts = np.bincount(mask.ravel(), minlength=max(self._values) + 1)
         pixels = {str(v): int(counts[v]) for v in self._values}
-        yield {**_row(path, answer["size"], pixels, None), "mask": target}
+        yield {**batch_files.row(path, answer["size"], pixels, None), "mask": target}
 
 
 def build(
@@ -222,7 +178,8 @@ def build(
             | f"Tensors[{i}]" >> beam.MapTuple(lambda path, data: (path, _as_tensor(data)))
             | f"Segment[{i}]"
             >> RunInference(KeyedModelHandler(SegmentationModelHandler(model_dir, signature)))
-            | f"Write[{i}]" >> beam.ParDo(_WriteMask(out_dir, glob_base(pattern), class_values))
+            | f"Write[{i}]"
+            >> beam.ParDo(_WriteMask(out_dir, batch_files.glob_base(pattern), class_values))
         )
         rows += [read[MANIFEST], segmented]
     _ = (
@@ -282,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = sum(row["status"] != "ok" for row in rows)
     print(
         f"petunet: {len(rows)} file(s): {len(rows) - failed} mask(s) in "
-        f"{os.path.join(args.out, MASKS_DIR)}, {failed} with a reason in "
+        f"{os.path.join(args.out, batch_files.MASKS_DIR)}, {failed} with a reason in "
         f"{os.path.join(args.out, 'manifest.jsonl')}"
     )
     return 0
