@@ -13,6 +13,7 @@ import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 SETTING = "setting"  # the metadata key of a field that is a setting
@@ -26,19 +27,29 @@ class SettingError(ValueError):
         self.flag = flag
 
 
+class Kind(str, Enum):
+    """What a setting's value is: the command line's type and the check it gets."""
+
+    INT = "int"
+    FLOAT = "float"
+    STR = "str"
+    BOOL = "bool"
+    PATH = "path"  # a str or None
+    ARGS = "args"  # a tuple of strings, from one shell-quoted string on the command line
+
+
 @dataclass(frozen=True)
 class Setting:
     """How one config field is set and checked.
 
-    kind: int, float, str, bool, path (a str or None), args (a tuple of strings, from one
-        shell-quoted string on the command line).
+    kind: what the value is (Kind).
     low, high, low_open: the closed range [low, high], or (low, high] with low_open.
     choices: the allowed strings of a str setting.
     flag: the command-line flag; None: --field-name; "" for a field with no flag.
     aliases: further flags for the same setting.
     """
 
-    kind: str
+    kind: Kind
     help: str
     low: float | None = None
     high: float | None = None
@@ -48,8 +59,10 @@ class Setting:
     aliases: tuple[str, ...] = ()
 
 
-def setting(default: Any, kind: str, help: str, **options: Any) -> Any:
+def setting(default: Any, kind: Kind, help: str, **options: Any) -> Any:
     """A dataclass field that is a setting (see `Setting`)."""
+    if not isinstance(kind, Kind):
+        raise TypeError(f"a setting's kind is a Kind, got {kind!r}")
     meta = {SETTING: Setting(kind, help, **options)}
     if isinstance(default, list | dict):
         raise TypeError("settings take immutable defaults")
@@ -78,7 +91,7 @@ def _check_number(field: dataclasses.Field, spec: Setting, value: Any) -> None:
     name = _name(field)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SettingError(name, f"must be a number, got {value!r}")
-    if spec.kind == "int" and not float(value).is_integer():
+    if spec.kind is Kind.INT and not float(value).is_integer():
         raise SettingError(name, f"must be a whole number, got {value}")
     if spec.low is None or spec.high is None:
         return
@@ -93,18 +106,18 @@ def check(section: Any) -> None:
     for field, spec in settings_of(section):
         value = getattr(section, field.name)
         name = _name(field)
-        if spec.kind in ("int", "float"):
+        if spec.kind in (Kind.INT, Kind.FLOAT):
             _check_number(field, spec, value)
-        elif spec.kind == "str":
+        elif spec.kind is Kind.STR:
             if spec.choices and value not in spec.choices:
                 raise SettingError(name, f"must be one of {spec.choices}, got {value!r}")
-        elif spec.kind == "bool":
+        elif spec.kind is Kind.BOOL:
             if not isinstance(value, bool):
                 raise SettingError(name, f"must be true or false, got {value!r}")
-        elif spec.kind == "path":
+        elif spec.kind is Kind.PATH:
             if value is not None and (not isinstance(value, str) or not value):
                 raise SettingError(name, f"must be a path, got {value!r}")
-        elif spec.kind == "args":
+        elif spec.kind is Kind.ARGS:
             if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
                 raise SettingError(name, f"must be a list of strings, got {value!r}")
 
@@ -133,4 +146,5 @@ def allowed(spec: Setting) -> str:
         low, high = (f"{v:,}" if float(v).is_integer() else f"{v:g}" for v in (spec.low, spec.high))
         low, high = (v.removesuffix(".0") for v in (low, high))
         return f"{'(' if spec.low_open else '['}{low}, {high}]"
-    return {"bool": "on/off", "path": "a folder", "args": "flags"}.get(spec.kind, spec.kind)
+    words = {Kind.BOOL: "on/off", Kind.PATH: "a folder", Kind.ARGS: "flags"}
+    return words.get(spec.kind, spec.kind.value)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core import config as configs
-from core.settings import Setting, allowed, flag_of, glue_flag_values, settings_of
+from core.settings import Kind, Setting, allowed, flag_of, glue_flag_values, settings_of
 
 PRESET_FLAG = "--preset"
 TABLE_START = "<!-- settings table: python -m pipeline.cli -->"
@@ -22,7 +22,7 @@ TABLE_END = "<!-- end of settings table -->"
 
 
 def _argument_type(spec: Setting):
-    return {"int": int, "float": float}.get(spec.kind, str)
+    return {Kind.INT: int, Kind.FLOAT: float}.get(spec.kind, str)
 
 
 def _flags(field, spec: Setting) -> list[str]:
@@ -40,7 +40,7 @@ def add_settings(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> N
             if spec.flag == "" or field.name in skip:
                 continue
             help_text = f"{spec.help} ({allowed(spec)})".replace("%", "%%")
-            if spec.kind == "bool":
+            if spec.kind is Kind.BOOL:
                 group.add_argument(
                     *_flags(field, spec),
                     dest=field.name,
@@ -48,7 +48,7 @@ def add_settings(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> N
                     default=None,
                     help=help_text,
                 )
-            elif spec.kind == "args":
+            elif spec.kind is Kind.ARGS:
                 group.add_argument(
                     *_flags(field, spec), dest=field.name, action="append", help=help_text
                 )
@@ -68,7 +68,7 @@ def args_flags() -> list[str]:
         flag
         for cls in configs.SECTIONS.values()
         for field, spec in settings_of(cls)
-        if spec.kind == "args"
+        if spec.kind is Kind.ARGS
         for flag in _flags(field, spec)
     ]
 
@@ -88,7 +88,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
             value = getattr(args, field.name, None)
             if value is None:
                 continue
-            if spec.kind == "args":
+            if spec.kind is Kind.ARGS:
                 value = (*field.default, *(w for text in value for w in shlex.split(text)))
             elif spec.kind == "path" and "://" not in value:
                 value = os.path.abspath(value)
@@ -109,12 +109,12 @@ def markdown_table() -> str:
             if spec.flag == "":
                 continue
             flags = " ".join(f"`{f}`" for f in _flags(field, spec))
-            if spec.kind == "bool":
+            if spec.kind is Kind.BOOL:
                 flags = f"`{flag_of(field)}` / `--no-{flag_of(field)[2:]}`"
             default = field.default
-            if spec.kind == "args":
+            if spec.kind is Kind.ARGS:
                 default = " ".join(default)
-            elif spec.kind == "bool":
+            elif spec.kind is Kind.BOOL:
                 default = "on" if default else "off"
             shown = "-" if default is None else f"`{default}`"
             rows.append(f"| {flags} | {section} | {allowed(spec)} | {shown} | {spec.help} |")

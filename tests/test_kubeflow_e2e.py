@@ -12,7 +12,7 @@ import pytest
 import kubeflow_v2_runner
 from core import node_ids
 from pipeline.synthetic.pets import generate_synthetic_pets
-from tests import kfp_backend
+from tests import kfp_backend, kfp_image
 from tests.e2e_runs import ROOT
 
 SPEC_TASKS = {
@@ -39,8 +39,8 @@ def _blessing(result, task: str) -> dict:
 
 
 def _image(tmp_path) -> tuple[str, dict[str, str]]:
-    image_dir = kfp_backend.build_image_dir(ROOT, str(tmp_path / "image"))
-    env = kfp_backend.image_environment(os.path.join(ROOT, "Dockerfile"), image_dir)
+    image_dir = kfp_image.build_image_dir(ROOT, str(tmp_path / "image"))
+    env = kfp_image.image_environment(os.path.join(ROOT, "Dockerfile"), image_dir)
     return image_dir, env
 
 

@@ -85,7 +85,7 @@ def test_a_process_started_after_start_up_gets_keras_2_and_onednn():
 
 def test_the_image_sets_what_must_precede_tensorflow():
     """A Kubeflow container starts in TFX's entrypoint: the image's ENV must carry it."""
-    from tests.kfp_backend import dockerfile_environment
+    from tests.kfp_image import dockerfile_environment
 
     _, env = dockerfile_environment(os.path.join(ROOT, "Dockerfile"))
     import startup
