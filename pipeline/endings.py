@@ -109,8 +109,6 @@ def raise_on_signals() -> None:
 
     One delivery is not enough: native code that calls back into Python and clears the errors it
     gets (TensorFlow's bindings clear some) drops an interrupt that lands there without a trace.
-    Under load, one Ctrl-C in three during float32 training was lost so and the run went on to
-    push; which call dropped it was not found, and with the second delivery none was lost.
     """
     _interrupt.update(signal=None, caught=False)
 

@@ -17,9 +17,8 @@ def use_onednn_everywhere(
     """Turns on oneDNN's float32 kernels on every x86-64 CPU (before TensorFlow loads); True where
     it asked for them. TensorFlow turns them on by itself only where the CPU has AVX512_VNNI,
     AVX512_BF16, AVX_VNNI or AMX; elsewhere (AMD before Zen 4, Intel before Cascade Lake and
-    Alder Lake) it runs Eigen's convolutions, whose train step of the demo's network took
-    2.4-2.9x as long (docs/PERFORMANCE.md). A TF_ENABLE_ONEDNN_OPTS already set is kept, 0
-    included."""
+    Alder Lake) it runs Eigen's slower convolutions. A TF_ENABLE_ONEDNN_OPTS already set is kept,
+    0 included."""
     environ = os.environ if environ is None else environ
     machine = (platform.machine() if machine is None else machine).lower()
     if machine not in ("x86_64", "amd64") or "TF_ENABLE_ONEDNN_OPTS" in environ:

@@ -33,8 +33,8 @@ class CenterCropToMatch(keras.layers.Layer):
         skip_shape, ref_shape = tf.shape(skip), tf.shape(reference)
         top = (skip_shape[1] - ref_shape[1]) // 2
         left = (skip_shape[2] - ref_shape[2]) // 2
-        # tf.slice, not strided indexing: its gradient is a Pad, several times faster on CPU
-        # than the StridedSliceGrad of `skip[:, a:b, c:d]` (measured in the train step profile).
+        # tf.slice, not strided indexing: its gradient is a Pad, faster on CPU than the
+        # StridedSliceGrad of `skip[:, a:b, c:d]`.
         cropped = tf.slice(skip, [0, top, left, 0], [-1, ref_shape[1], ref_shape[2], -1])
         static = reference.shape[1:3]
         return tf.ensure_shape(cropped, [None, static[0], static[1], skip.shape[-1]])

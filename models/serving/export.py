@@ -129,8 +129,8 @@ def export_serving_model(
     )
     warmup.write_requests(os.path.join(extra, warmup.WARMUP_FILE), warmed, dataset.num_channels)
     written, usage = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF)
-    # Stage by stage, with the CPU it used and the pages it waited for: an export sometimes took
-    # 70 s instead of 10 (docs/PERFORMANCE.md), and this says whether it computed or waited.
+    # Stage by stage, with the CPU it used and the pages it waited for: whether a slow export
+    # computed or waited.
     cpu = usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime
     logging.info(
         "petunet: exported the SavedModel in %.0f s (float32 network %.1f s, Transform layer "

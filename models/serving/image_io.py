@@ -1,12 +1,10 @@
 """Checking and decoding one request image in the graph, safely.
 
-A 389 KB PNG can decode to 20000 x 20000 pixels: decoding it took 28 s and 15 GB for one request.
-So the size is read from the image's own header first (PNG IHDR, the JPEG frame header, GIF's
-screen descriptor, BMP's info header), checked against a pixel limit, and only then is the image
-decoded. Empty bytes, bytes that are no image and a header too short fail with INVALID_ARGUMENT
-and a message that says which; 16-bit PNG, RGBA, grayscale, palette and CMYK inputs decode to the
-model's channels.
-"""
+A PNG of a few hundred KB can decode to 20000 x 20000 pixels, gigabytes for one request. So the size
+is read from the image's own header first (PNG IHDR, the JPEG frame header, GIF's screen descriptor,
+BMP's info header), checked against a pixel limit, and only then is the image decoded. Empty bytes,
+bytes that are no image and a header too short fail with INVALID_ARGUMENT and a message that says
+which; 16-bit PNG, RGBA, grayscale, palette and CMYK inputs decode to the model's channels. """
 
 from __future__ import annotations
 

@@ -161,8 +161,8 @@ def elastic_deform(
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """The paper's elastic deformation of one tile [T, T, C] and its centred label [O, O].
 
-    jit_compile: warp with XLA, which fuses the per-pixel arithmetic (about 2.5x faster on CPU,
-    inside tf.data too); the field is drawn outside it, so stateful random ops are fine.
+    jit_compile: warp with XLA, which fuses the per-pixel arithmetic (faster on CPU, inside
+    tf.data too); the field is drawn outside it, so stateful random ops are fine.
     flips: optional bool [2] (rows, columns) to mirror the result in the same pass.
     """
     tile = tf.shape(image)[0]

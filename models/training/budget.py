@@ -21,7 +21,7 @@ keras = tf.keras
 HORIZON_ATTRIBUTE = "train_horizon"  # the model's variable: the step training ends at
 SPENT_ATTRIBUTE = "train_seconds"  # the model's variable: seconds of training so far
 # The first estimate's allowance for what the probe does not time: the input pipeline on the same
-# cores, validation, checkpoints (the demo run's real steps took 1.2-1.3x the probe's).
+# cores, validation, checkpoints.
 FIRST_ESTIMATE_OVERHEAD = 1.3
 MIN_STEPS = 10
 

@@ -1,10 +1,9 @@
 """What the Trainer runs on: devices, distribution strategy, precision and XLA, chosen and logged.
 
 On GPUs the rule is known: bfloat16 from Ampere on, float16 with loss scaling before, XLA on.
-On CPUs it is not: with AVX512-BF16, mixed_bfloat16 beats float32 for wide layers (the paper's
-64 filters) and loses for narrow ones (8 filters), and XLA was measured at about 0.5x for this
-network (docs/PERFORMANCE.md). So on a bfloat16-capable CPU "auto" times a few train steps of the
-actual model in both precisions and keeps the faster; XLA stays off on CPUs.
+On CPUs it is not: with AVX512-BF16, mixed_bfloat16 beats float32 for wide layers and loses for
+narrow ones, and XLA is slower for this network. So on a bfloat16-capable CPU "auto" times a few
+train steps of the actual model in both precisions and keeps the faster; XLA stays off on CPUs.
 
 Replicas: a cluster named by TF_CONFIG (Vertex AI, Kubeflow, the local cluster) trains with
 MultiWorkerMirroredStrategy; several GPUs, or several logical CPU devices standing in for them,

@@ -85,8 +85,8 @@ def make_dataset(
     # few large files, fewer than workers can split by file.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    # No autotuning thread: freeing a training iterator waited 25-60 s for it (docs/PERFORMANCE.md,
-    # measured no slower); the maps' AUTOTUNE then stays at tf.data's default parallelism.
+    # No autotuning thread: freeing a training iterator waits for it, for tens of seconds; the
+    # maps' AUTOTUNE then stays at tf.data's default parallelism.
     options.autotune.enabled = False
     return dataset.prefetch(PREFETCH_BATCHES).with_options(options)
 

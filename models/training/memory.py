@@ -3,7 +3,7 @@
 A step keeps every layer's output of the forward pass for the backward pass; those activations
 grow with the batch and the tile and are most of the memory at the paper's tile. The weights,
 their gradients and the optimizer's slots are the rest. The estimate is checked against
-TensorFlow's peak on CPU (tests/test_memory.py, docs/PERFORMANCE.md). A batch whose estimate does
+TensorFlow's peak on CPU (tests/test_memory.py). A batch whose estimate does
 not fit the device (the GPU's memory, or the RAM this process may use) is refused before training
 with the numbers, instead of failing an hour in or being killed.
 """
@@ -21,9 +21,9 @@ from core import errors
 keras = tf.keras
 # The backward pass holds gradients of some activations while it runs: peak memory grows by about
 # this multiple of the stored activations per image, on top of a runtime's fixed share (traced
-# functions, oneDNN's workspaces, the allocator's pools); both measured on CPU at two tiles and two
-# batches (docs/PERFORMANCE.md). The fixed share is the largest measured, on a CPU with AVX2 only:
-# an estimate on the safe side refuses a batch that would fit, never accepts one that does not.
+# functions, oneDNN's workspaces, the allocator's pools), both taken from TensorFlow's peak on CPU.
+# The fixed share is on the safe side: it refuses a batch that would fit, never accepts one that
+# does not.
 BACKWARD_FACTOR = 1.3
 RUNTIME_BYTES = 320 << 20
 OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2}  # momentum; first and second moments

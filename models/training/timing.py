@@ -58,8 +58,8 @@ def seconds_per_step(
 ) -> float:
     """Wall time of one train step of `model` on random data, after one warm-up (tracing) call:
     the best of `repeats` timings of `steps` steps, so that a passing load spike does not decide.
-    Calls Keras' compiled train function directly: `fit` adds a per-call setup cost that hid a
-    1.5x difference between float32 and mixed_bfloat16 in 3-step timings. With
+    Calls Keras' compiled train function directly: `fit` adds a per-call setup cost that can hide
+    the difference between two precisions in a few steps. With
     steps_per_execution > 1, each call runs that many steps: at least `steps` steps are timed."""
     step = step_function(model, random_batch(config))
     float(step()["loss"])

@@ -123,7 +123,7 @@ def stop_input_pipelines() -> float:
 
     Keras leaves them in reference cycles; TensorFlow joins an iterator's threads when its last
     reference goes, so an ordinary collection during the export would otherwise make the export
-    wait for them (25-60 s seen, docs/PERFORMANCE.md) and the wait would be counted as exporting.
+    wait for them (tens of seconds) and the wait would be counted as exporting.
     """
     start = time.perf_counter()
     gc.collect()
