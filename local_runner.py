@@ -113,17 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = build_config(args)
     except ValueError as error:
-        return _end(None, errors.SettingProblem(str(error)))
+        return _end(None, errors.SettingProblem(str(error)), log=False)
     try:
         with workspace.RunLock(config.run.output_dir):
             return _run_locked(config)
-    except (workspace.OutputDirBusy, KeyboardInterrupt, errors.Terminated) as error:
+    except workspace.OutputDirBusy as error:
+        return _end(config, error, log=False)
+    except (KeyboardInterrupt, errors.Terminated) as error:  # before or after the run proper
         return _end(config, error)
 
 
-def _end(config: configs.PipelineConfig | None, error: BaseException) -> int:
+def _end(config: configs.PipelineConfig | None, error: BaseException, log: bool = True) -> int:
     """Prints how the run ended through the one classifier (pipeline/endings.py): one line, the
-    traceback in the run's log, and returns the exit code."""
+    traceback in the run's log (none for a refusal before any work: its line says all), and
+    returns the exit code."""
     import traceback
 
     from pipeline import endings
@@ -131,21 +134,14 @@ def _end(config: configs.PipelineConfig | None, error: BaseException) -> int:
 
     endings.interrupt_caught()  # the run ends here: a second delivery would cut this short
     ending = endings.classify(error, console.running_component())
-    keep_log = config is not None and not _refusal(error)
-    log = endings.write_log(config.run.output_dir, error) if keep_log else None
+    path = endings.write_log(config.run.output_dir, error) if log and config else None
     if ending.bug or (config and config.run.debug):
         traceback.print_exception(type(error), error, error.__traceback__)
     *lines, last = ending.lines
     for line in lines:
         print(f"petunet: {line}", file=sys.stderr)
-    print(f"petunet: {last}" + (f" (details: {log})" if log else ""), file=sys.stderr)
+    print(f"petunet: {last}" + (f" (details: {path})" if path else ""), file=sys.stderr)
     return ending.code
-
-
-def _refusal(error: BaseException) -> bool:
-    """A refusal before any work (a setting, the data's description, a busy output dir): its one
-    line says all, and no log is written."""
-    return isinstance(error, (SettingError, errors.SettingProblem, errors.DataProblem))
 
 
 def _run_locked(config: configs.PipelineConfig) -> int:
@@ -156,9 +152,9 @@ def _run_locked(config: configs.PipelineConfig) -> int:
         data_root = data.resolve_data_root(config)
         config = data.with_dataset(config, data_root)
     except SettingError as error:
-        return _end(config, error)
+        return _end(config, error, log=False)
     except ValueError as error:
-        return _end(config, errors.DataProblem(str(error)))
+        return _end(config, errors.DataProblem(str(error)), log=False)
     except Exception as error:
         return _end(config, error)
     started = time.time()

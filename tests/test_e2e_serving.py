@@ -193,9 +193,12 @@ def _rest(loaded) -> tuple[dict, dict]:
 
 
 def _readme_block(marker: str) -> str:
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        text = f.read()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    """The one Python block of the README and docs/serving.md that holds `marker`."""
+    text = ""
+    for page in ("README.md", os.path.join("docs", "serving.md")):
+        with open(os.path.join(ROOT, page), encoding="utf-8") as f:
+            text += f.read()
+    blocks = list(dict.fromkeys(re.findall(r"```python\n(.*?)```", text, re.S)))
     (block,) = [b for b in blocks if marker in b]
     return block
 
