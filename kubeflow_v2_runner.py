@@ -150,9 +150,12 @@ def main(argv: list[str] | None = None) -> int:
             dataset = layouts.describe(config.data.data_root, border_as_ignore)
         config = config.with_dataset(dataset)
         vertex_training = _vertex_training(args)
-    except (ValueError, OSError) as error:
-        print(f"petunet: {error}", file=sys.stderr)
-        return errors.EXIT_SETTINGS
+    except (ValueError, OSError) as error:  # a setting or a description that cannot be compiled
+        from pipeline import endings
+
+        ending = endings.classify(errors.SettingProblem(str(error)), None)
+        print(f"petunet: {ending.lines[-1]}", file=sys.stderr)
+        return ending.code
     with console.StderrFilter():
         path = compile_pipeline(
             config,

@@ -8,7 +8,7 @@ canvas does not shrink their 1-2 px gaps), then runs the whole pipeline twice on
 preset and steps, once with `--no-border-weight`. Each trained model segments the test images;
 its predicted cell components (4-connected) are matched one-to-one to the true cells at IoU >= 0.5.
 A true cell is touching when another true cell lies within 3 px of it; it is separated when a
-predicted component matches it. Prints a table and writes bench/results/border_weight.json.
+predicted component matches it. Prints a table and writes outputs/bench/border_weight.json.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from scipy.optimize import linear_sum_assignment
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from core import contracts
 from pipeline import run_report
 from pipeline.synthetic.cells import CELL, generate_synthetic_cells
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "border_weight.json")
+RESULTS = run_path("border_weight")
 TOUCH_PX = 3
 MATCH_IOU = 0.5
 

@@ -7,24 +7,24 @@ Each 3x3 convolution of the model is timed on its own (forward, ReLU and both gr
 a train step, at the preset's batch size), float32 and bfloat16 in turn. The sum over the layers
 says how much bfloat16 can gain on the convolutions, which are most of a train step on CPU: it
 bounds what a mixed-precision step can reach against a float32 reference. Writes
-bench/results/conv.json.
+outputs/bench/conv.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 
 import tensorflow as tf
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from components.example_gen.oxford import OXFORD_PETS
 from core import config as configs
 from models.network.unet import build_unet
 from models.training import timing
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "conv.json")
+RESULTS = run_path("conv")
 
 
 def conv_shapes(config: configs.TrainerConfig) -> list[tuple[str, list[int], int]]:

@@ -9,7 +9,7 @@ training settings.
 Each trial seeds TensorFlow, builds the Trainer's model (the precision the plan picks here) and
 trains it for --steps steps on the Trainer's input pipeline over that run's training split, then
 validates on the eval split as the Trainer does. Trial i uses the same seed under every setting,
-so each setting starts from the same weights. Writes bench/results/early_training.json.
+so each setting starts from the same weights. Writes outputs/bench/early_training.json.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from bench.run_outputs import transformed_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "early_training.json")
+RESULTS = run_path("early_training")
 HORIZON = 6000  # the demo's steps on this machine: the cosine schedule decays over them
 
 

@@ -15,7 +15,7 @@ counted in NumPy by the metric's combiner) and the in-graph way (the `evaluate` 
 example K x K counts), each Evaluator run in a fresh process with the `--onednn` settings asked
 for (TF_ENABLE_ONEDNN_OPTS; TensorFlow leaves oneDNN off on CPUs without AVX512_VNNI, AVX512_BF16,
 AVX_VNNI or AMX, and petunet turns it on). The first variant is the baseline of the speedups.
-Writes bench/results/evaluator.json.
+Writes outputs/bench/evaluator.json.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from core import node_ids
 from core.config import EvaluationConfig
 from models.evaluation import eval_config
@@ -37,7 +38,7 @@ from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "evaluator.json")
+RESULTS = run_path("evaluator")
 
 
 def evaluate(nodes: dict, out: str, splits: list[str], in_graph: bool) -> dict:

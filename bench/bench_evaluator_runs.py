@@ -12,7 +12,7 @@ timed on each run's model and split, in the same process state, one after the ot
 Runs with the code of whichever tree is first on PYTHONPATH, so that an older commit's Evaluator
 (its export, its EvalConfig) is timed by its own code; it handles the EvalConfig API before and
 after the configuration moved into sections. Appends one row per call to
-bench/results/evaluator_runs.json of this tree (the one the script file lives in).
+outputs/bench/evaluator_runs.json of this tree (the one the script file lives in).
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ import os
 import tempfile
 import time
 
+from bench.paths import run_path
+
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(HERE, "bench", "results", "evaluator_runs.json")
+RESULTS = run_path("evaluator_runs")
 
 
 def _latest(pattern: str) -> str:

@@ -7,7 +7,7 @@ checks, tf.Example), then the whole executor (Beam pipeline, TFRecord writing, r
 DirectRunner in_memory and multi_processing with 2 workers; then tf.Transform's analyze and
 transform of what ExampleGen wrote, with petunet's preprocessing_fn at the demo geometry (decode,
 resize, mirror-padded tile, label, class counts) on the in_memory DirectRunner, writing TFRecords
-as the Transform component does. Prints a table and writes JSON to bench/results/example_gen.json.
+as the Transform component does. Prints a table and writes JSON to outputs/bench/example_gen.json.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 
 from bench.machine import describe as describe_machine
+from bench.paths import run_path
 from components.example_gen import oxford
 from components.example_gen.component import SegmentationExampleGen
 from components.example_gen.executor import Executor, to_example
@@ -30,7 +31,7 @@ from core.config import TrainerConfig, get_config
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(PROJECT_ROOT, "bench", "results", "example_gen.json")
+RESULTS = run_path("example_gen")
 MODES = {
     "in_memory": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
     "multi_processing_2": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],

@@ -7,7 +7,7 @@ result (what each Evaluator, the Pusher's check and TF Serving pay), and the fun
 
 Runs the pipeline on a few generated pets at the tile for its Transform output (the export needs
 the Transform graph), then exports a fresh network of the given width and times it. Writes
-bench/results/export.json.
+outputs/bench/export.json.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from core import node_ids
 from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "export.json")
+RESULTS = run_path("export")
 
 
 def _functions(export_dir: str) -> int:

@@ -7,7 +7,7 @@ deformation, weight maps) costs the step when both share the cores.
 
 The precision is the one the Trainer's plan picks on this machine. Rounds alternate the three
 feeds on one compiled model, so that machine noise hits all alike; the median of the rounds is
-reported. Writes bench/results/fed_step.json.
+reported. Writes outputs/bench/fed_step.json.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from bench.run_outputs import transformed_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "fed_step.json")
+RESULTS = run_path("fed_step")
 CACHED_BATCHES = 20
 PROBE = "random batch (the precision probe)"
 

@@ -7,7 +7,7 @@ deformation, flips, weight map, batching) against what the train step consumes.
 
 Transformed examples are made with the Transform's own per-example functions from generated
 pets and written as gzipped TFRecords, as Transform writes them. The train step is timed on the
-model the Trainer would build (its precision choice included). Writes bench/results/input.json.
+model the Trainer would build (its precision choice included). Writes outputs/bench/input.json.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from bench.paths import run_path
 from components.example_gen.oxford import OXFORD_PETS
 from core import config as configs
 from core import contracts
@@ -30,7 +31,7 @@ from models.transform import overlap_tile
 from pipeline.synthetic.pets import render_pet
 from startup import cpu
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "input.json")
+RESULTS = run_path("input")
 
 
 def transformed_spec(config: configs.TrainerConfig) -> dict:

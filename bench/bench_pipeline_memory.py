@@ -6,7 +6,7 @@
 Each size runs `local_runner.py` in a fresh process (fresh output directory, no cache) while the
 peak resident memory of the process and its children is sampled every 0.2 s. Training steps are
 fixed (`--train-steps`), so the two runs differ only in how much data flows through ExampleGen,
-StatisticsGen, Transform and the Evaluators. Writes bench/results/pipeline_memory.json.
+StatisticsGen, Transform and the Evaluators. Writes outputs/bench/pipeline_memory.json.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ import time
 
 import psutil
 
+from bench.paths import run_path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "pipeline_memory.json")
+RESULTS = run_path("pipeline_memory")
 
 
 def tree_rss(process: psutil.Process) -> int:

@@ -8,7 +8,7 @@ Each configuration is a whole local_runner.py run on its own output dir (the sam
 the rate is the Trainer's own progress line at the end of training (images/s over the steps after
 the first, which pays for tracing). On a 2-core machine two replicas or two workers share the same
 two cores, so this measures what distribution costs, not what it gains: the gain needs more devices.
-Writes bench/results/replicas.json.
+Writes outputs/bench/replicas.json.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "replicas.json")
+RESULTS = run_path("replicas")
 _RATE = re.compile(r"step (\d+)/(\d+) \(\d+%\), ([\d.]+) images/s")
 WAYS = {
     "1 replica": (),

@@ -9,7 +9,7 @@ side, one in twenty up to 1,500 px), then runs the whole pipeline at the paper's
 (572, 5) with a tiny network (2 base filters) and few steps, so that only data volume is exercised,
 through both Evaluators on the full eval and test splits. Per component: wall time (from the
 console's "finished in" lines), peak resident memory of the runner and all its children while it
-ran (sampled every 0.2 s), and bytes written. Writes bench/results/scale.json.
+ran (sampled every 0.2 s), and bytes written. Writes outputs/bench/scale.json.
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ import psutil
 from bench.bench_pipeline_memory import tree_rss
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from pipeline.synthetic.catalogue import OXFORD_TEST, OXFORD_TRAINVAL
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "scale.json")
+RESULTS = run_path("scale")
 EVENT = re.compile(r"^\S+ (\S+) (started|finished in ([\d.]+) s)$")
 
 

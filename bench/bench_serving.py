@@ -10,7 +10,7 @@ petunet's signatures through a minimal Transform graph, and times, alternating r
 - predict_image_tiled on a 2000 x 1500 image: megapixels/s, against Keras `predict` on tiles with
   NumPy cutting and stitching (bench/plain_serving.py).
 Also: the share of this CPU's measured matrix-multiply peak the network's FLOPs reach. Prints a
-table and writes bench/results/serving.json.
+table and writes outputs/bench/serving.json.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from PIL import Image
 from bench import flops, plain_serving
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from components.example_gen.oxford import OXFORD_PETS
 from core import config as configs
 from core import contracts
@@ -36,7 +37,7 @@ from models.serving import export
 from models.training.model import build_training_model
 from models.transform import preprocessing
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "serving.json")
+RESULTS = run_path("serving")
 
 
 class _TransformOutput:

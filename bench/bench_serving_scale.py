@@ -12,7 +12,7 @@
 - A collection: the batch job (models/serving/batch_predict.py) on `--images` generated photos with
   one Beam worker and with two worker processes, beside the one-process CLI on the same folder;
   wall time of each command, start-up included.
-Writes bench/results/serving_scale.json.
+Writes outputs/bench/serving_scale.json.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import tensorflow as tf
 from bench.bench_serving import _pet, _TransformOutput
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from components.example_gen.oxford import OXFORD_PETS
 from core import config as configs
 from core import contracts
@@ -41,7 +42,7 @@ from models.training.model import build_training_model
 from tests import tf_serving_rest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "serving_scale.json")
+RESULTS = run_path("serving_scale")
 
 
 def rest_bytes(served, photos: list[bytes], megapixels: float) -> dict[str, float]:

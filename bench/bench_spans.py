@@ -11,7 +11,7 @@ Three real pipeline runs, one after the other on this machine:
 - full rerun: both spans' images as one flat folder, a fresh output dir, `--steps` from scratch,
   what the same week costs without spans.
 Wall time of each command and each component's time (its console lines). Writes
-bench/results/spans.json.
+outputs/bench/spans.json.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ import time
 
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
+from bench.paths import run_path
 from pipeline import run_report
 from pipeline.synthetic.pets import generate_synthetic_pets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "spans.json")
+RESULTS = run_path("spans")
 _FINISHED = re.compile(r"(\S+) finished in ([\d.]+) s")
 
 

@@ -7,7 +7,7 @@ cached and PYTHONDONTWRITEBYTECODE is set (so nothing is cached later either).
 "From source" points PYTHONPYCACHEPREFIX at an empty folder: Python then finds no compiled file
 for any module and, with PYTHONDONTWRITEBYTECODE, compiles each one again in every process. Every
 component of a LocalDagRunner run shares one process; each test that starts a runner, a Beam
-worker or a serving process pays it once more. Writes bench/results/startup.json.
+worker or a serving process pays it once more. Writes outputs/bench/startup.json.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import sys
 import tempfile
 import time
 
+from bench.paths import run_path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "results", "startup.json")
+RESULTS = run_path("startup")
 IMPORTS = (
     "import local_runner, tfx.v1, tensorflow_transform, tensorflow_model_analysis, "
     "tensorflow_data_validation"

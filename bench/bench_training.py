@@ -8,7 +8,7 @@ For each preset: the Trainer's execution choice (precision, XLA; "auto" times fl
 mixed_bfloat16 on bfloat16 CPUs), then rounds of `--steps` train steps of each variant in turn,
 so that machine noise hits all of them alike. Variants: petunet as the Trainer runs it, petunet
 forced to float32, and the reference (tf.keras functional, default compile, float32, random
-tensors). Prints a table and writes bench/results/training.json.
+tensors). Prints a table and writes outputs/bench/training.json.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from bench import flops
 from bench.machine import describe as describe_machine
+from bench.paths import run_path
 from bench.reference_unet import build_reference_unet
 from components.example_gen.oxford import OXFORD_PETS
 from core import config as configs
@@ -28,7 +29,7 @@ from core import contracts
 from models.training import execution, timing
 from models.training.model import build_training_model
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "training.json")
+RESULTS = run_path("training")
 
 
 def _reference_batch(config: configs.TrainerConfig):

@@ -25,7 +25,7 @@ def describe() -> dict:
 
 
 def write_results(path: str, results: dict) -> None:
-    """A benchmark's numbers as JSON under bench/results/ (the folder made if missing)."""
+    """A benchmark's numbers as JSON at `path` (the folder made if missing)."""
     import json
 
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -1,6 +1,6 @@
-"""docs/PERFORMANCE.md's tables, generated from the committed baselines (bench/baselines/NAME.json,
+"""docs/PERFORMANCE.md's tables, generated from the committed baselines (bench/results/NAME.json,
 one per benchmark): `python -m bench.tables` rewrites them in place, and a test checks the page
-matches. A run of a benchmark writes to bench/results/ (not committed); a new baseline is that file
+matches. A run of a benchmark writes to outputs/bench/ (not committed); a new baseline is that file
 copied over the old one."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import re
 import sys
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BASELINES = os.path.join(HERE, "baselines")
-PAGE = os.path.join(os.path.dirname(HERE), "docs", "PERFORMANCE.md")
+from bench.paths import BASELINES, ROOT
+
+PAGE = os.path.join(ROOT, "docs", "PERFORMANCE.md")
 START, END = "<!-- baseline: {} -->", "<!-- end of baseline -->"
 MACHINE_KEYS = ("cpu", "cpus", "cpu_bf16", "gpus", "onednn", "tensorflow")
 
