@@ -71,7 +71,7 @@ def test_a_bfloat16_step_that_fails_falls_back_to_float32():
 def test_without_bfloat16_kernels_the_trainer_plans_float32():
     """oneDNN limited to AVX2 has no bfloat16 convolution: the real probe must not crash."""
     script = (
-        "import models; from core.config import get_config; "
+        "import startup; startup.start(); from core.config import get_config; "
         "from components.example_gen.oxford import OXFORD_PETS; "
         "from models.training import execution; "
         "config = get_config('test').with_dataset(OXFORD_PETS).trainer(); "

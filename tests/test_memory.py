@@ -18,7 +18,9 @@ from models.training import memory
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEASURE = """
 import json, sys, threading, time
-import models, tensorflow as tf
+import startup
+startup.start()  # as every entry point: Keras 2, oneDNN, the patches
+import tensorflow as tf
 from components.example_gen.oxford import OXFORD_PETS
 from core.config import get_config
 from models.training import memory, timing

@@ -35,9 +35,10 @@ def test_other_machines_keep_tensorflows_own_choice():
 
 
 def _onednn_in_tensorflow(environ: dict[str, str]) -> str:
-    """TensorFlow's oneDNN switch after `import models`, and what the Trainer's plan says of it."""
+    """TensorFlow's oneDNN switch after the start-up, and what the Trainer's plan says of it."""
     script = (
-        "import models\n"
+        "import startup\n"
+        "startup.start()\n"
         "from tensorflow.python.util import _pywrap_util_port\n"
         "from models.training.execution import onednn_kernels\n"
         "print('ONEDNN', _pywrap_util_port.IsMklEnabled(), onednn_kernels())\n"
@@ -51,10 +52,10 @@ def _onednn_in_tensorflow(environ: dict[str, str]) -> str:
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="oneDNN is asked for on x86-64 only")
-def test_tensorflow_runs_onednn_after_importing_models_whatever_the_cpu():
+def test_tensorflow_runs_onednn_after_the_start_up_whatever_the_cpu():
     """TensorFlow's own default is off on CPUs without AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX
-    (such as this project's AVX2-only CI machines) and on with them: on after `import models` on
-    both, off where the user said 0."""
+    (such as this project's AVX2-only CI machines) and on with them: on after `startup.start()`
+    on both, off where the user said 0."""
     environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     assert _onednn_in_tensorflow(environ) == "True oneDNN kernels"
     off = _onednn_in_tensorflow({**environ, "TF_ENABLE_ONEDNN_OPTS": "0"})
