@@ -4,7 +4,7 @@ A PNG of a few hundred KB can decode to 20000 x 20000 pixels, gigabytes for one 
 is read from the image's own header first (PNG IHDR, the JPEG frame header, GIF's screen descriptor,
 BMP's info header), checked against a pixel limit, and only then is the image decoded. Empty bytes,
 bytes that are no image and a header too short fail with INVALID_ARGUMENT and a message that says
-which; 16-bit PNG, RGBA, grayscale, palette and CMYK inputs decode to the model's channels. """
+which; 16-bit PNG, RGBA, grayscale, palette and CMYK inputs decode to the model's channels."""
 
 from __future__ import annotations
 
