@@ -17,6 +17,13 @@ Predict = Callable[[np.ndarray], np.ndarray]  # uint8 tiles [n, T, T, C] -> [n, 
 
 def tiled_classes(predict: Predict, image: np.ndarray, tile: int, output: int, batch: int = 4):
     """int [H, W] classes by overlap-tile: mirror-pad, cut, predict in batches, stitch."""
+    return tiled_probabilities(predict, image, tile, output, batch).argmax(-1)
+
+
+def tiled_probabilities(
+    predict: Predict, image: np.ndarray, tile: int, output: int, batch: int = 4
+) -> np.ndarray:
+    """float [H, W, K] probabilities by overlap-tile: mirror-pad, cut, predict, stitch."""
     height, width = image.shape[:2]
     rows, cols = -(-height // output), -(-width // output)
     margin = (tile - output) // 2
@@ -33,11 +40,12 @@ def tiled_classes(predict: Predict, image: np.ndarray, tile: int, output: int, b
             for c in range(cols)
         ]
     )
-    classes = np.concatenate(
-        [predict(tiles[i : i + batch]).argmax(-1) for i in range(0, len(tiles), batch)]
+    probabilities = np.concatenate(
+        [predict(tiles[i : i + batch]) for i in range(0, len(tiles), batch)]
     )
-    grid = classes.reshape(rows, cols, output, output).transpose(0, 2, 1, 3)
-    return grid.reshape(rows * output, cols * output)[:height, :width]
+    k = probabilities.shape[-1]
+    grid = probabilities.reshape(rows, cols, output, output, k).transpose(0, 2, 1, 3, 4)
+    return grid.reshape(rows * output, cols * output, k)[:height, :width]
 
 
 def resized_classes(predict: Predict, image: np.ndarray, tile: int, output: int) -> np.ndarray:

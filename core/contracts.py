@@ -93,3 +93,4 @@ CLASSES_KEY = "classes"  # int64 [B, O, O]
 CONFUSION_MATRIX_KEY = "confusion_matrix"  # int64 [B, K, K]: rows true class, columns predicted
 MASK_OUTPUT_KEY = "mask"  # int32 [B, H, W] in the data set's label values, -1 as padding
 MASK_PNG_KEY = "mask_png_bytes"  # string [B]: each mask as an 8-bit PNG at its image's size
+CONFIDENCE_KEY = "confidence"  # float32 [B] in [0, 1]: each answer's expected mean IoU

@@ -29,7 +29,7 @@ from components.transform.component import Transform
 from core import node_ids
 from core.config import PipelineConfig
 from core.contracts import EVAL, TEST, TRAIN, TRAINER_BACKUP_ROOT_KEY
-from models.evaluation import eval_config, tfma_metrics
+from models.evaluation import confidence_metrics, eval_config, tfma_metrics
 from models.transform import preprocessing
 from pipeline import fingerprint, spans
 from pipeline.vertex import VertexTraining
@@ -37,6 +37,7 @@ from pipeline.vertex import VertexTraining
 PREPROCESSING_FN = "models.transform.preprocessing.preprocessing_fn"
 RUN_FN = "models.training.run_fn.run_fn"
 EVALUATOR_MODULE = "models.evaluation.extractors"  # custom_extractors, found by the Evaluators
+METRIC_MODULES = (tfma_metrics.MODULE, confidence_metrics.MODULE)  # TFMA imports them by name
 CODE_FINGERPRINT_KEY = "code_fingerprint"
 # node id -> the project modules it runs (each with everything it imports from the project)
 COMPONENT_CODE: dict[str, tuple[str, ...]] = {
@@ -45,8 +46,8 @@ COMPONENT_CODE: dict[str, tuple[str, ...]] = {
     "DataGate": (DataGate.__module__,),
     node_ids.TRANSFORM: (PREPROCESSING_FN.rpartition(".")[0], Transform.__module__),
     node_ids.TRAINER: (RUN_FN.rpartition(".")[0],),
-    node_ids.EVALUATOR: (Evaluator.__module__, EVALUATOR_MODULE, tfma_metrics.MODULE),
-    node_ids.TEST_EVALUATOR: (Evaluator.__module__, EVALUATOR_MODULE, tfma_metrics.MODULE),
+    node_ids.EVALUATOR: (Evaluator.__module__, EVALUATOR_MODULE, *METRIC_MODULES),
+    node_ids.TEST_EVALUATOR: (Evaluator.__module__, EVALUATOR_MODULE, *METRIC_MODULES),
     node_ids.PUSHER: (AtomicPusher.__module__,),
     node_ids.SERVED_MODEL: (ServedModel.__module__,),
     node_ids.DATA_FINGERPRINT: (DataFingerprint.__module__,),

@@ -61,7 +61,7 @@ def test_eval_config_structure():
     assert change.absolute.value == -1e-10
     assert change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
     modules = {m.module for m in config.metrics_specs[0].metrics if m.module}
-    assert modules == {"models.evaluation.tfma_metrics"}
+    assert modules == {"models.evaluation.tfma_metrics", "models.evaluation.confidence_metrics"}
 
 
 def test_config_with_and_without_baseline():

@@ -4,8 +4,8 @@ A tiny tf_keras "model" is exported as a SavedModel with the real model's evalua
 `evaluate` (raw examples -> per-example `confusion_matrix` [B, C, C], what the Evaluators call),
 `transform_features` (raw examples -> `label` [B, O, O], `image_region`) and `predict_examples`
 (raw examples -> `probabilities` [B, O, O, C], `classes`), the per-pixel way. Its probabilities
-are the one-hot of a class map stored in each example, so the metrics have an exact NumPy
-reference.
+are the one-hot of a class map stored in each example, and its `confidence` a number stored
+beside it, so the metrics have an exact NumPy reference.
 """
 
 import math
@@ -13,11 +13,12 @@ import os
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from components.example_gen.oxford import OXFORD_PETS
 from core import contracts
 from core.config import EvaluationConfig
-from models.evaluation import eval_config
+from models.evaluation import confidence_metrics, eval_config
 from models.evaluation import scores as seg
 
 # isort: split
@@ -37,25 +38,28 @@ IGNORE = contracts.IGNORE_LABEL
 PRED_KEY = "pred"  # the fake model's stored class map
 # The raw examples carry no `label`: only `transform_features` makes it, as in the pipeline.
 RAW_LABEL_KEY = "label_ids"
+CONFIDENCE_FEATURE = "stored_confidence"
 SPLITS = {"eval": 3, "test": 2}
 
 
-def _example(label: np.ndarray, pred: np.ndarray) -> bytes:
+def _example(label: np.ndarray, pred: np.ndarray, confidence: float) -> bytes:
     def ints(values):
         return tf.train.Feature(int64_list=tf.train.Int64List(value=values.ravel().tolist()))
 
     feature = {
         RAW_LABEL_KEY: ints(label),
         PRED_KEY: ints(pred),
+        CONFIDENCE_FEATURE: tf.train.Feature(float_list=tf.train.FloatList(value=[confidence])),
         contracts.NAME_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"pet"])),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def _make_examples(root: str) -> tuple[dict[str, list], dict[str, list]]:
-    """Examples with IGNORE margins of varying width; predictions random (also where IGNORE)."""
+def _make_examples(root: str) -> tuple[dict[str, list], dict[str, list], list[float]]:
+    """Examples with IGNORE margins of varying width; predictions random (also where IGNORE);
+    confidences random."""
     rng = np.random.default_rng(0)
-    labels, preds = {}, {}
+    labels, preds, confidences = {}, {}, []
     for split, count in SPLITS.items():
         labels[split], preds[split] = [], []
         os.makedirs(os.path.join(root, f"Split-{split}"))
@@ -69,15 +73,17 @@ def _make_examples(root: str) -> tuple[dict[str, list], dict[str, list]]:
                 margin = int(rng.integers(1, 3))
                 label[:margin] = IGNORE
                 label[:, -margin:] = IGNORE
-                writer.write(_example(label, pred))
+                confidences.append(float(np.float32(rng.random())))
+                writer.write(_example(label, pred, confidences[-1]))
                 labels[split].append(label)
                 preds[split].append(pred)
-    return labels, preds
+    return labels, preds, confidences
 
 
-def _signatures(source_key: str, to_probabilities) -> dict:
+def _signatures(source_key: str, to_probabilities, with_confidence: bool) -> dict:
     """The real export's evaluation signatures around `to_probabilities` (class map -> [B, O, O,
-    C])."""
+    C]); with_confidence: they answer the stored confidence too (a model from before it has
+    none)."""
 
     def parse(examples, key):
         spec = {key: tf.io.FixedLenFeature([OUT * OUT], tf.int64)}
@@ -90,10 +96,18 @@ def _signatures(source_key: str, to_probabilities) -> dict:
         class_map = tf.where(class_map == IGNORE, tf.zeros_like(class_map), class_map)
         return to_probabilities(class_map)
 
+    def confidence(examples) -> dict:
+        if not with_confidence:
+            return {}
+        spec = {CONFIDENCE_FEATURE: tf.io.FixedLenFeature([1], tf.float32)}
+        stored = tf.io.parse_example(examples, spec)[CONFIDENCE_FEATURE][:, 0]
+        return {contracts.CONFIDENCE_KEY: stored}
+
     @tf.function(input_signature=[examples_spec])
     def predict_examples(examples):
         probabilities = probabilities_of(examples)
-        return {"probabilities": probabilities, "classes": tf.argmax(probabilities, axis=-1)}
+        classes = tf.argmax(probabilities, axis=-1)
+        return {"probabilities": probabilities, "classes": classes, **confidence(examples)}
 
     @tf.function(input_signature=[examples_spec])
     def evaluate(examples):
@@ -102,7 +116,8 @@ def _signatures(source_key: str, to_probabilities) -> dict:
         valid = (label >= 0) & (label < C)
         cells = tf.reshape(tf.where(valid, label * C + predicted, C * C), [tf.shape(label)[0], -1])
         counts = tf.math.bincount(cells, minlength=C * C + 1, maxlength=C * C + 1, axis=-1)
-        return {contracts.CONFUSION_MATRIX_KEY: tf.reshape(counts[:, : C * C], [-1, C, C])}
+        matrix = tf.reshape(counts[:, : C * C], [-1, C, C])
+        return {contracts.CONFUSION_MATRIX_KEY: matrix, **confidence(examples)}
 
     @tf.function(input_signature=[examples_spec])
     def transform_features(examples):
@@ -118,7 +133,7 @@ def _signatures(source_key: str, to_probabilities) -> dict:
     }
 
 
-def _export_model(path: str, source_key: str, keras_save: bool) -> None:
+def _export_model(path: str, source_key: str, keras_save: bool, with_confidence: bool) -> None:
     """SavedModel whose probabilities are the one-hot of the class map under `source_key`.
 
     keras_save: a tf_keras `model.save` with signatures; otherwise a plain tf.Module saved with
@@ -128,18 +143,35 @@ def _export_model(path: str, source_key: str, keras_save: bool) -> None:
     scores = tf_keras.layers.Lambda(lambda x: tf.one_hot(x, C) * 5.0)(ids)
     model = tf_keras.Model(ids, tf_keras.layers.Softmax()(scores))
     if keras_save:
-        model.save(path, save_format="tf", signatures=_signatures(source_key, model))
+        signatures = _signatures(source_key, model, with_confidence)
+        model.save(path, save_format="tf", signatures=signatures)
     else:
         module = tf.Module()
         module.model = model
-        tf.saved_model.save(module, path, signatures=_signatures(source_key, model))
+        signatures = _signatures(source_key, model, with_confidence)
+        tf.saved_model.save(module, path, signatures=signatures)
 
 
-def _model_artifact(root: str, source_key: str, keras_save: bool) -> standard_artifacts.Model:
+def _model_artifact(
+    root: str, source_key: str, keras_save: bool, with_confidence: bool
+) -> standard_artifacts.Model:
     artifact = standard_artifacts.Model()
     artifact.uri = root
-    _export_model(os.path.join(root, "Format-Serving"), source_key, keras_save)
+    _export_model(os.path.join(root, "Format-Serving"), source_key, keras_save, with_confidence)
     return artifact
+
+
+def _confidence_reference(labels: list, preds: list, confidences: list[float]) -> dict:
+    """Spearman and the lowest tenth's gap, from each example's own mean IoU, in NumPy."""
+    names = OXFORD_PETS.class_names
+    matrices = [seg.confusion_matrix(x, y, C) for x, y in zip(labels, preds, strict=True)]
+    ious = np.array([seg.scores_from_confusion(m, (), names)["mean_iou"] for m in matrices])
+    order = np.argsort(confidences)
+    lowest = max(1, round(len(ious) / 10))
+    return {
+        "confidence_spearman": stats.spearmanr(confidences, ious).statistic,
+        "confidence_lowest_tenth_gap": ious[order[lowest:]].mean() - ious[order[:lowest]].mean(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -148,19 +180,22 @@ def setup(tmp_path_factory):
     examples = standard_artifacts.Examples()
     examples.uri = str(root / "examples")
     examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
-    labels, preds = _make_examples(examples.uri)
+    labels, preds, confidences = _make_examples(examples.uri)
     all_labels = np.stack(labels["eval"] + labels["test"])
     all_preds = np.stack(preds["eval"] + preds["test"])
     reference = seg.scores_from_confusion(
         seg.confusion_matrix(all_labels, all_preds, C), (0,), OXFORD_PETS.class_names
     )
+    reference.update(_confidence_reference(list(all_labels), list(all_preds), confidences))
     return {
         "root": root,
         "examples": examples,
         "reference": reference,
-        "pred_model": _model_artifact(str(root / "pred_model"), PRED_KEY, keras_save=True),
+        "pred_model": _model_artifact(
+            str(root / "pred_model"), PRED_KEY, keras_save=True, with_confidence=True
+        ),
         "perfect_model": _model_artifact(
-            str(root / "perfect_model"), RAW_LABEL_KEY, keras_save=False
+            str(root / "perfect_model"), RAW_LABEL_KEY, keras_save=False, with_confidence=False
         ),
     }
 
@@ -215,7 +250,7 @@ def test_first_run_reports_numpy_values_and_checks_value_thresholds(setup, in_gr
     values = _overall_metrics(uri)
     assert values["example_count"] == sum(SPLITS.values())  # both splits evaluated
     for name in ("pixel_accuracy", "mean_iou", "iou/pet", "iou/background", "iou/border",
-                 "dice/pet"):  # fmt: skip
+                 "dice/pet", "confidence_spearman", "confidence_lowest_tenth_gap"):  # fmt: skip
         assert values[name] == pytest.approx(ref[name], abs=1e-9), name
     assert not any(name.startswith("_") for name in values)
     assert _failed_metric_names(uri) == [("iou/pet", False)]
@@ -230,6 +265,9 @@ def test_regression_against_baseline_is_not_blessed(setup):
     baseline = _overall_metrics(uri, tfma.BASELINE_KEY)
     assert candidate["mean_iou"] == pytest.approx(ref["mean_iou"], abs=1e-9)
     assert baseline["mean_iou"] == 1.0 and baseline["iou/pet"] == 1.0
+    # a baseline exported without a confidence reports no confidence measures
+    assert confidence_metrics.SPEARMAN_NAME in candidate, str(sorted(candidate))
+    assert not any(name.startswith("confidence_") for name in baseline)
     assert _failed_metric_names(uri) == [("iou/pet", True), ("mean_iou", True)]
     assert os.path.exists(os.path.join(blessing, "NOT_BLESSED"))
 

@@ -26,7 +26,11 @@ def test_each_output_pixel_comes_from_its_own_tile_position(height, width, batch
         calls.append(tiles.shape[0])
         return probabilities_of(tiles)
 
-    stitched = tiling.tiled_classes(tf.constant(image), tile, output, batch, counted).numpy()
-    np.testing.assert_array_equal(stitched, image[..., 0] % classes)
+    stitched, sums = tiling.tiled_classes(tf.constant(image), tile, output, batch, counted, classes)
+    np.testing.assert_array_equal(stitched.numpy(), image[..., 0] % classes)
+    # one-hot answers: each class's intersection, predicted and expected pixels are its count on
+    # the image itself, the mirrored parts of the edge tiles left out
+    counts = np.bincount((image[..., 0] % classes).ravel(), minlength=classes)
+    np.testing.assert_allclose(sums.numpy(), np.stack([counts] * 3))
     count = -(-height // output) * -(-width // output)
     assert sum(calls) == count and max(calls) <= batch  # fixed-size batches bound the memory

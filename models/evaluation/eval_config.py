@@ -21,7 +21,7 @@ import tensorflow_model_analysis as tfma
 from core import contracts
 from core.config import EvaluationConfig
 from core.dataset import DatasetSpec
-from models.evaluation import tfma_metrics
+from models.evaluation import confidence_metrics, tfma_metrics
 
 # The test split's Evaluator reports and blesses nothing that matters: no thresholds.
 REPORT_ONLY = EvaluationConfig(mean_iou_threshold=0.0, foreground_iou_threshold=0.0)
@@ -93,6 +93,7 @@ def build_eval_config(
             list(dataset.class_names),
             dataset.foreground_classes,
         ),
+        confidence_metrics.metric_config(dataset.num_classes),
     ]
     return tfma.EvalConfig(
         model_specs=[model_spec(in_graph)],

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from core import contracts
 from core.dataset import DatasetSpec
-from models.serving import arrays, image_io, tiling
+from models.serving import arrays, confidence, image_io, tiling
 from models.transform import overlap_tile
 
 TILE_BATCH = 4  # tiles per network call in predict_image_tiled
@@ -98,11 +98,13 @@ class SegmentationServer(tf.Module):
         image_bytes: tf.Tensor,
         answer: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
         spec: tf.TensorSpec,
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        """(answer(region, size) per image, padded to the largest; sizes [B, 2]), where region is
-        the image's part of its canvas probabilities and size the image's own."""
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(answer(region, size) per image, padded to the largest; sizes [B, 2]; confidences
+        [B]), where region is the image's part of its canvas probabilities and size the image's
+        own."""
         transformed = self._canvas(image_bytes)
         probabilities = self._probabilities(transformed)
+        boxes = transformed[contracts.CANVAS_BOX_KEY]
         sizes = tf.cast(transformed[contracts.IMAGE_SIZE_KEY], tf.int32)
         largest = tf.reduce_max(sizes, axis=0)
 
@@ -112,8 +114,8 @@ class SegmentationServer(tf.Module):
             region = canvas[box[0] : box[0] + box[2], box[1] : box[1] + box[3]]
             return arrays.pad_to(answer(region, size), largest)
 
-        boxes = transformed[contracts.CANVAS_BOX_KEY]
-        return tf.map_fn(one, (probabilities, boxes, sizes), fn_output_signature=spec), sizes
+        answers = tf.map_fn(one, (probabilities, boxes, sizes), fn_output_signature=spec)
+        return answers, sizes, confidence.of_canvas(probabilities, boxes)
 
     def _masks(self, classes: tf.Tensor, sizes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """(PNG bytes [B], label values padded with -1 [B, Hmax, Wmax]) from per-image classes
@@ -135,17 +137,18 @@ class SegmentationServer(tf.Module):
             ),
         )
 
-    def _png_answer(self, classes: tf.Tensor, sizes: tf.Tensor) -> dict[str, tf.Tensor]:
-        """The compact answer: each mask as PNG bytes, and each image's size."""
+    def _png_answer(
+        self, classes: tf.Tensor, sizes: tf.Tensor, confidences: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """The compact answer: each mask as PNG bytes, each image's size and confidence."""
         png, _ = self._masks(classes, sizes)
-        return {contracts.MASK_PNG_KEY: png, contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64)}
+        return {
+            contracts.MASK_PNG_KEY: png,
+            contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64),
+            contracts.CONFIDENCE_KEY: confidences,
+        }
 
-    def _canvas_probabilities(self, examples: tf.Tensor) -> tf.Tensor:
-        image_spec = {contracts.IMAGE_KEY: self._raw_spec[contracts.IMAGE_KEY]}
-        raw = tf.io.parse_example(examples, image_spec)
-        return self._probabilities(self.tft_layer(raw))
-
-    def _resized_classes(self, image_bytes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _resized_classes(self, image_bytes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         return self._per_image(
             image_bytes, arrays.full_size_classes, tf.TensorSpec([None, None], tf.int32)
         )
@@ -157,21 +160,28 @@ class SegmentationServer(tf.Module):
 
     @_graph(EXAMPLES)
     def predict_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
-        probabilities = self._canvas_probabilities(examples)
+        image_spec = {contracts.IMAGE_KEY: self._raw_spec[contracts.IMAGE_KEY]}
+        transformed = self.tft_layer(tf.io.parse_example(examples, image_spec))
+        probabilities = self._probabilities(transformed)
+        boxes = transformed[contracts.CANVAS_BOX_KEY]
         return {
             contracts.PROBABILITIES_KEY: probabilities,
             contracts.CLASSES_KEY: tf.argmax(probabilities, axis=-1),
+            contracts.CONFIDENCE_KEY: confidence.of_canvas(probabilities, boxes),
         }
 
     @_graph(EXAMPLES)
     def evaluate(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         """Per example, the confusion matrix of the canvas prediction against the label (rows the
-        true class, columns the predicted; IGNORE left out): what the Evaluators' metrics sum."""
+        true class, columns the predicted; IGNORE left out): what the Evaluators' metrics sum;
+        and the answer's confidence, which the confidence metrics rank against it."""
         transformed = self.tft_layer(tf.io.parse_example(examples, self._raw_spec))
+        logits = self._tile_logits(self._tiles(transformed))
         # The class from the logits: the softmax cannot change which class is largest (only round
-        # two to a float32 tie, which the logits still tell apart), and over the canvas it cost as
-        # much as the argmax and the counts together.
-        predicted = arrays.first_largest(self._tile_logits(self._tiles(transformed)))
+        # two to a float32 tie, which the logits still tell apart).
+        predicted = arrays.first_largest(logits)
+        boxes = transformed[contracts.CANVAS_BOX_KEY]
+        confidences = confidence.of_canvas(tf.nn.softmax(logits, axis=-1), boxes)
         labels = self._canvas_labels(transformed)
         k = self._num_classes
         valid = (labels >= 0) & (labels < k)
@@ -179,7 +189,10 @@ class SegmentationServer(tf.Module):
         flat = tf.reshape(cells, [tf.shape(cells)[0], -1])
         counts = tf.math.bincount(flat, minlength=k * k + 1, maxlength=k * k + 1, axis=-1)
         confusion = tf.reshape(counts[:, : k * k], [-1, k, k])
-        return {contracts.CONFUSION_MATRIX_KEY: tf.cast(confusion, tf.int64)}
+        return {
+            contracts.CONFUSION_MATRIX_KEY: tf.cast(confusion, tf.int64),
+            contracts.CONFIDENCE_KEY: confidences,
+        }
 
     def _canvas_labels(self, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
         return tf.map_fn(
@@ -204,30 +217,44 @@ class SegmentationServer(tf.Module):
 
     @_graph(IMAGES)
     def predict_image_mask(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        classes, sizes = self._resized_classes(image_bytes)
+        classes, sizes, confidences = self._resized_classes(image_bytes)
         _, mask = self._masks(classes, sizes)
-        return {contracts.MASK_OUTPUT_KEY: mask, contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64)}
+        return {
+            contracts.MASK_OUTPUT_KEY: mask,
+            contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64),
+            contracts.CONFIDENCE_KEY: confidences,
+        }
 
     @_graph(IMAGES)
     def predict_image_tiled(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         sizes = self._checked_sizes(image_bytes)
         largest = tf.cast(tf.reduce_max(sizes, axis=0), tf.int32)
 
-        def one(encoded: tf.Tensor) -> tf.Tensor:
+        def one(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             image = image_io.checked_decode(encoded, self._channels, self._max_megapixels)
-            classes = tiling.tiled_classes(
-                image, self._tile_size, self._output_size, TILE_BATCH, self._tile_probabilities
+            classes, sums = tiling.tiled_classes(
+                image,
+                self._tile_size,
+                self._output_size,
+                TILE_BATCH,
+                self._tile_probabilities,
+                self._num_classes,
             )
-            return arrays.pad_to(classes, largest)
+            return arrays.pad_to(classes, largest), sums
 
-        classes = tf.map_fn(
-            one, image_bytes, fn_output_signature=tf.TensorSpec([None, None], tf.int32)
+        classes, sums = tf.map_fn(
+            one,
+            image_bytes,
+            fn_output_signature=(
+                tf.TensorSpec([None, None], tf.int32),
+                tf.TensorSpec([3, self._num_classes], tf.float32),
+            ),
         )
-        return self._png_answer(classes, sizes)
+        return self._png_answer(classes, sizes, confidence.expected_iou(sums))
 
     @_graph(IMAGES)
     def predict_image_probabilities(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        resized, sizes = self._per_image(
+        resized, sizes, confidences = self._per_image(
             image_bytes,
             lambda region, size: tf.image.resize(region, size, method="bilinear"),
             tf.TensorSpec([None, None, self._num_classes], tf.float32),
@@ -235,6 +262,7 @@ class SegmentationServer(tf.Module):
         return {
             contracts.PROBABILITIES_KEY: resized,
             contracts.IMAGE_SIZE_KEY: tf.cast(sizes, tf.int64),
+            contracts.CONFIDENCE_KEY: confidences,
         }
 
 

@@ -2,7 +2,8 @@
 
 The image is mirror-extended, cut into T x T tiles whose O x O outputs cover it edge to edge, and
 the tiles go through the network in batches of a fixed size, so memory is bounded by the batch,
-not by the image: only each tile's most probable class (one byte per pixel) is kept and stitched.
+not by the image: only each tile's most probable class (one byte per pixel) is kept and stitched,
+beside the per-class sums the answer's confidence needs (models/serving/confidence.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from models.serving import confidence
 from models.transform.overlap_tile import reflect_indices
 
 
@@ -20,8 +22,10 @@ def tiled_classes(
     output: int,
     batch_size: int,
     probabilities_of: Callable[[tf.Tensor], tf.Tensor],
-) -> tf.Tensor:
-    """int32 [H, W] class per pixel of image [H, W, C] (uint8), by overlap-tile.
+    num_classes: int,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """(int32 [H, W] class per pixel of image [H, W, C] (uint8), by overlap-tile; float32 [3, K]
+    class sums over the image's pixels, `confidence.class_sums`).
 
     probabilities_of: uint8 tiles [n, T, T, C] -> [n, O, O, K] (n <= batch_size).
     """
@@ -39,19 +43,36 @@ def tiled_classes(
         top, left = (k // cols) * output, (k % cols) * output
         return tf.slice(extended, [top, left, 0], [tile, tile, -1])
 
-    def body(start: tf.Tensor, done: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+    def inside(k: tf.Tensor) -> tf.Tensor:
+        """bool [O, O]: the output pixels of tile k that lie on the image, not its mirror."""
+        top, left = (k // cols) * output, (k % cols) * output
+        on_rows = tf.range(output) < height - top
+        on_cols = tf.range(output) < width - left
+        return on_rows[:, None] & on_cols[None, :]
+
+    def body(
+        start: tf.Tensor, done: tf.TensorArray, sums: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.TensorArray, tf.Tensor]:
         indices = tf.range(start, tf.minimum(start + batch_size, count))
         tiles = tf.map_fn(
             cut, indices, fn_output_signature=tf.TensorSpec([tile, tile, None], image.dtype)
         )
-        classes = tf.cast(tf.argmax(probabilities_of(tiles), axis=-1), tf.uint8)
-        return start + batch_size, done.scatter(indices, classes)
+        probabilities = probabilities_of(tiles)
+        classes = tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8)
+        on_image = tf.TensorSpec([output, output], tf.bool)
+        pixels = tf.map_fn(inside, indices, fn_output_signature=on_image)
+        sums += tf.reduce_sum(confidence.class_sums(probabilities, pixels), axis=0)
+        return start + batch_size, done.scatter(indices, classes), sums
 
-    _, done = tf.while_loop(
-        lambda start, _: start < count,
+    _, done, sums = tf.while_loop(
+        lambda start, *_: start < count,
         body,
-        (tf.constant(0), tf.TensorArray(tf.uint8, size=count, element_shape=[output, output])),
+        (
+            tf.constant(0),
+            tf.TensorArray(tf.uint8, size=count, element_shape=[output, output]),
+            tf.zeros([3, num_classes], tf.float32),
+        ),
     )
     grid = tf.reshape(done.stack(), [rows, cols, output, output])
     stitched = tf.reshape(tf.transpose(grid, [0, 2, 1, 3]), [rows * output, cols * output])
-    return tf.cast(stitched[:height, :width], tf.int32)
+    return tf.cast(stitched[:height, :width], tf.int32), sums
