@@ -2,7 +2,8 @@
 batches, with the resizing, mirroring and stitching done in NumPy and Pillow around it.
 
 The serving benchmark times the SavedModel's signatures against this on the same weights, and the
-tests use `tiled_classes` as an independent reference for the in-graph overlap-tile.
+tests use `tiled_probabilities` and `expected_iou` as independent references for the in-graph
+overlap-tile and confidence.
 """
 
 from __future__ import annotations
@@ -71,3 +72,18 @@ def resized_classes(predict: Predict, image: np.ndarray, tile: int, output: int)
         for k in range(probabilities.shape[-1])
     ]
     return np.stack(channels, -1).argmax(-1)
+
+
+def expected_iou(probabilities: np.ndarray, present: float = 0.5) -> float:
+    """The confidence of an answer from its probabilities [..., K], pixel by pixel: the mean over
+    the classes predicted or expected on at least `present` pixels of the class's expected IoU,
+    sum p_c [pred = c] / (sum [pred = c] + sum p_c - sum p_c [pred = c])."""
+    flat = probabilities.reshape(-1, probabilities.shape[-1]).astype(np.float64)
+    predicted = flat.argmax(-1)
+    ious = []
+    for c in range(flat.shape[-1]):
+        hard, soft = predicted == c, flat[:, c]
+        intersection = soft[hard].sum()
+        if hard.any() or soft.sum() >= present:
+            ious.append(intersection / (hard.sum() + soft.sum() - intersection))
+    return float(np.mean(ious)) if ious else 0.0

@@ -6,20 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bench.plain_serving import expected_iou
 from models.serving import confidence
-
-
-def expected_iou_numpy(probabilities: np.ndarray) -> float:
-    """The definition, pixel by pixel over [N, K] probabilities: an independent reference."""
-    predicted = probabilities.argmax(-1)
-    ious = []
-    for c in range(probabilities.shape[-1]):
-        hard = predicted == c
-        soft = probabilities[:, c]
-        intersection = soft[hard].sum()
-        if hard.any() or soft.sum() >= confidence.EXPECTED_PRESENT:
-            ious.append(intersection / (hard.sum() + soft.sum() - intersection))
-    return float(np.mean(ious))
 
 
 def _probabilities(rng: np.random.Generator, shape: tuple[int, ...], sharpness: float):
@@ -35,7 +23,7 @@ def test_the_canvas_confidence_counts_only_the_image_box():
     got = confidence.of_canvas(tf.constant(probabilities), tf.constant(boxes)).numpy()
     for i, (top, left, h, w) in enumerate(boxes):
         region = probabilities[i, top : top + h, left : left + w].reshape(-1, 3)
-        assert got[i] == pytest.approx(expected_iou_numpy(region), abs=1e-5)
+        assert got[i] == pytest.approx(expected_iou(region), abs=1e-5)
 
 
 def test_a_certain_answer_is_one_and_an_unsure_one_is_low():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -82,6 +83,8 @@ def test_a_folder_on_two_beam_workers_gives_a_mask_per_image_and_a_row_per_file(
         assert mask.shape == SIZES[index] == tuple(row["size"])
         assert sum(row["pixels_per_class"].values()) == mask.size
         assert set(np.unique(mask)) <= {1, 2, 3}
+        assert isinstance(row["confidence"], float) and 0.0 <= row["confidence"] <= 1.0
+    assert all(r["confidence"] is None for r in rows if r["status"] != "ok")
     assert os.path.exists(os.path.join(out, "masks", "sub", "pet_31.png"))  # paths mirrored
     assert "petunet: 40 file(s): 36 mask(s)" in result.stdout
     for noise in NOISE:
@@ -100,6 +103,11 @@ def test_the_cli_takes_folders_and_globs(first_run, photos, tmp_path):
     # pet_1*.jpg: the odd (JPEG) ones among pet_1 and pet_10..19; sub/ holds pet_30..35
     expected = [f"pet_{i}_mask.png" for i in (1, 11, 13, 15, 17, 19, 30, 31, 32, 33, 34, 35)]
     assert written == sorted(expected)
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(expected)
+    for line in lines:
+        confidence = float(re.fullmatch(r".*_overlay\.png, confidence (\S+)", line).group(1))
+        assert 0.0 <= confidence <= 1.0
     for noise in NOISE:
         assert noise not in result.stderr, noise
 
@@ -129,3 +137,51 @@ def test_the_kubeflow_compiler_and_a_benchmark_start_quietly(tmp_path):
     for result in (compiled, bench):
         for noise in NOISE:
             assert noise not in result.stderr, noise
+
+
+def test_the_least_confident_distinct_images_become_the_next_span(first_run, tmp_path):
+    """Ten pets, a resized JPEG copy of each and two broken files: four distinct images chosen,
+    least confident first, in the Oxford layout of span-2; every file a manifest row."""
+    from pipeline.synthetic.pets import generate_synthetic_pets
+
+    _, _, summary = first_run
+    root = str(tmp_path / "pets")
+    generate_synthetic_pets(os.path.join(root, "span-1"), 4, image_size=(40, 50))
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for i in range(10):
+        (unlabelled / f"pet_{i}.png").write_bytes(_pet(50 + i, (60, 80), "PNG"))
+        copy = Image.open(io.BytesIO(_pet(50 + i, (60, 80), "PNG"))).resize((64, 48))
+        copy.save(unlabelled / f"pet_{i}_copy.jpg", format="JPEG", quality=70)
+    (unlabelled / "notes.jpg").write_text("not an image")
+    (unlabelled / "cut.jpg").write_bytes(_pet(99, (60, 80), "JPEG")[:400])
+    result = _program(
+        "models.serving.select_for_annotation", "--model", summary["pushed_to"],
+        "--images", str(unlabelled / "*"), "--data-root", root, "--count", "4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    span = os.path.join(root, "span-2")
+    rows = batch_predict.read_manifest(span, "annotation_manifest.jsonl")
+    assert len(rows) == 22
+    errors = {os.path.basename(r["name"]) for r in rows if r["selection"] == "error"}
+    assert errors == {"notes.jpg", "cut.jpg"}
+    assert all(r["reason"] for r in rows if r["selection"] == "error")
+    chosen = [r for r in rows if r["selection"] == "selected"]
+    assert [r["rank"] for r in chosen] == [1, 2, 3, 4]
+    confidences = [r["confidence"] for r in chosen]
+    assert confidences == sorted(confidences) and all(0 <= c <= 1 for c in confidences)
+    assert all(r["confidence"] >= confidences[-1] for r in rows if r["selection"] == "not selected")
+
+    def pet(row: dict) -> str:
+        return os.path.basename(row["name"]).split(".")[0].removesuffix("_copy")
+
+    assert len({pet(r) for r in chosen}) == 4  # never an image and its copy
+    twins = [r for r in rows if r["selection"] == "near-duplicate"]
+    assert twins and all(pet(r) == pet({"name": r["duplicate_of"]}) for r in twins)
+    with open(os.path.join(span, "masks_to_draw.txt")) as f:
+        assert f.read().split() == [r["mask"] for r in chosen]
+    assert sorted(os.listdir(os.path.join(span, "images"))) == sorted(
+        os.path.basename(r["image"]) for r in chosen
+    )
+    assert not os.path.exists(span + ".scoring")
+    assert "22 file(s): 4 to annotate" in result.stdout

@@ -70,8 +70,11 @@ def test_one_request_holds_images_of_different_sizes(model, signature):
     sizes = [(120, 90), (70, 160), (33, 41)]
     images = [_encode(_photo(h, w, i)) for i, (h, w) in enumerate(sizes)]
     out = _call(model[0], signature, images)
-    assert set(out) == {contracts.MASK_PNG_KEY, contracts.IMAGE_SIZE_KEY}  # compact: no arrays
+    compact = {contracts.MASK_PNG_KEY, contracts.IMAGE_SIZE_KEY, contracts.CONFIDENCE_KEY}
+    assert set(out) == compact  # no arrays
     assert out[contracts.IMAGE_SIZE_KEY].tolist() == [list(s) for s in sizes]
+    confidences = out[contracts.CONFIDENCE_KEY]
+    assert confidences.shape == (3,) and ((confidences >= 0) & (confidences <= 1)).all()
     for i, (h, w) in enumerate(sizes):
         mask = _png_mask(out[contracts.MASK_PNG_KEY][i])
         assert mask.shape == (h, w) and set(np.unique(mask)) <= TRIMAP_VALUES
@@ -102,8 +105,11 @@ def test_the_tiled_mask_equals_numpy_stitching_of_the_same_model(model):
             contracts.PROBABILITIES_KEY
         ].numpy()
 
-    reference = plain_serving.tiled_classes(predict, image, tile, output) + 1  # trimap values
+    probabilities = plain_serving.tiled_probabilities(predict, image, tile, output)
+    reference = probabilities.argmax(-1) + 1  # trimap values
     np.testing.assert_array_equal(_png_mask(out[contracts.MASK_PNG_KEY][0]), reference)
+    expected = plain_serving.expected_iou(probabilities)
+    assert out[contracts.CONFIDENCE_KEY][0] == pytest.approx(expected, abs=1e-4)
 
 
 def test_a_decompression_bomb_is_refused_quickly_without_decoding_it(model):
@@ -232,6 +238,8 @@ def test_the_readme_rest_request_through_tf_servings_rules(model, tmp_path, monk
     masks = namespace["masks"]
     assert [m.shape for m in masks] == [(50, 60), (44, 30)]
     assert all(set(np.unique(m)) <= TRIMAP_VALUES for m in masks)
+    confidences = namespace["confidences"]
+    assert len(confidences) == 2 and all(isinstance(c, float) and 0 <= c <= 1 for c in confidences)
 
 
 @pytest.mark.parametrize("signature", [*export.IMAGE_SIGNATURES, contracts.SERVING_SIGNATURE])
@@ -253,10 +261,14 @@ def test_every_image_signature_answers_valid_json_in_both_formats(model, signatu
         assert len(rows) == 2
         for row, size in zip(rows, [(30, 40), (20, 24)], strict=True):
             assert row[contracts.IMAGE_SIZE_KEY] == list(size)
+            assert isinstance(row[contracts.CONFIDENCE_KEY], float)  # a number per instance
+            assert 0.0 <= row[contracts.CONFIDENCE_KEY] <= 1.0
             if contracts.MASK_PNG_KEY in row:
                 assert _png_mask(base64.b64decode(row[contracts.MASK_PNG_KEY]["b64"])).shape == size
     else:
         assert answer["outputs"][contracts.IMAGE_SIZE_KEY] == [[30, 40], [20, 24]]
+        confidences = answer["outputs"][contracts.CONFIDENCE_KEY]
+        assert len(confidences) == 2 and all(0.0 <= c <= 1.0 for c in confidences)
 
 
 def test_a_binary_output_without_the_bytes_suffix_breaks_the_rest_answer():
@@ -290,5 +302,5 @@ def test_a_vertex_request_reaches_serving_default_with_images(model):
     image = _encode(_photo(36, 48))
     body = json.dumps({"instances": [{"image_bytes": {"b64": base64.b64encode(image).decode()}}]})
     (row,) = json.loads(tf_serving_rest.predict(signatures, names, body))["predictions"]
-    assert set(row) == {contracts.MASK_PNG_KEY, contracts.IMAGE_SIZE_KEY}
+    assert set(row) == {contracts.MASK_PNG_KEY, contracts.IMAGE_SIZE_KEY, contracts.CONFIDENCE_KEY}
     assert _png_mask(base64.b64decode(row[contracts.MASK_PNG_KEY]["b64"])).shape == (36, 48)

@@ -4,6 +4,7 @@ of the manifest."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
 from typing import Any
@@ -44,11 +45,22 @@ def check_image(data: bytes, max_megapixels: float) -> str | None:
     return None
 
 
-def row(path: str, size, pixels, problem: str | None) -> dict[str, Any]:
+def row(
+    path: str, size, pixels, problem: str | None, confidence: float | None = None
+) -> dict[str, Any]:
     return {
         "name": path,
         "size": size,
         "pixels_per_class": pixels,
+        "confidence": confidence,
         "status": "ok" if problem is None else "error",
         "reason": problem,
     }
+
+
+def write_jsonl(path: str, rows: list[dict[str, Any]]) -> None:
+    """Rows as one line of JSON each (any file system)."""
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))

@@ -9,7 +9,8 @@ Every file the globs match is read through Beam's file systems (local, gs://, ..
 model handler that loads the exported SavedModel once per worker and calls `predict_image` (or
 `predict_image_tiled` with --tile) on batches, and its mask is written as a PNG in the data set's
 label values at the image's own size: `<out>/masks/<path under the glob's folder>.png`. Each file
-is one row of `<out>/manifest.jsonl` (name, size, pixels per class, status): an unreadable,
+is one row of `<out>/manifest.jsonl` (name, size, pixels per class, the answer's confidence,
+status): an unreadable,
 oversized or non-image file is a row with its reason, never a failed job. Memory stays flat in the
 number of images: files stream through, batches are bounded.
 """
@@ -83,7 +84,12 @@ def segment_batch(
         out = signature(**{contracts.IMAGE_BYTES_INPUT: tf.stack(images)})
         pngs = out[contracts.MASK_PNG_KEY].numpy()
         sizes = out[contracts.IMAGE_SIZE_KEY].numpy()
-        return [{"png": p, "size": s.tolist()} for p, s in zip(pngs, sizes, strict=True)]
+        # a model exported before answers had a confidence answers None
+        confidences = out.get(contracts.CONFIDENCE_KEY, tf.fill([len(images)], float("nan")))
+        return [
+            {"png": p, "size": s.tolist(), "confidence": _finite(c)}
+            for p, s, c in zip(pngs, sizes, confidences.numpy().tolist(), strict=True)
+        ]
 
     try:
         answers = call(list(batch))
@@ -95,6 +101,10 @@ def segment_batch(
             except tf.errors.InvalidArgumentError as error:
                 answers.append({"error": error.message.strip().splitlines()[0]})
     return [PredictionResult(x, y, model_id) for x, y in zip(batch, answers, strict=True)]
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
 
 
 class SegmentationModelHandler(ModelHandler[Any, PredictionResult, Any]):
@@ -147,7 +157,8 @@ class _WriteMask(beam.DoFn):
         mask = np.asarray(Image.open(io.BytesIO(answer["png"])))
         counts = np.bincount(mask.ravel(), minlength=max(self._values) + 1)
         pixels = {str(v): int(counts[v]) for v in self._values}
-        yield {**batch_files.row(path, answer["size"], pixels, None), "mask": target}
+        row = batch_files.row(path, answer["size"], pixels, None, answer["confidence"])
+        yield {**row, "mask": target}
 
 
 def build(
@@ -161,37 +172,58 @@ def build(
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
 ) -> None:
     """The batch job on `pipeline`: match, read and check, segment, write masks and manifest."""
+    rows = []
+    for i, pattern in enumerate(patterns):
+        refused, answers = segment(
+            pipeline, i, model_dir, pattern, tile, max_file_mb, max_megapixels
+        )
+        written = answers | f"Write[{i}]" >> beam.ParDo(
+            _WriteMask(out_dir, batch_files.glob_base(pattern), class_values)
+        )
+        rows += [refused, written]
+    write_rows(rows, os.path.join(out_dir, "manifest"))
+
+
+def segment(
+    pipeline: beam.Pipeline,
+    index: int,
+    model_dir: str,
+    pattern: str,
+    tile: bool,
+    max_file_mb: float,
+    max_megapixels: float,
+) -> tuple[beam.PCollection, beam.PCollection]:
+    """(manifest rows of the files refused before the model, (path, PredictionResult) of the
+    rest) for the files one glob matches: matched, read and checked, then segmented."""
     signature = (
         contracts.PREDICT_IMAGE_TILED_SIGNATURE if tile else contracts.PREDICT_IMAGE_SIGNATURE
     )
-    rows = []
-    for i, pattern in enumerate(patterns):
-        read = (
-            pipeline
-            | f"Match[{i}]" >> fileio.MatchFiles(pattern, empty_match_treatment="ALLOW")
-            | f"Open[{i}]" >> fileio.ReadMatches()
-            | f"Check[{i}]"
-            >> beam.ParDo(_Read(max_file_mb, max_megapixels)).with_outputs(MANIFEST, main="images")
-        )
-        segmented = (
-            read.images
-            | f"Tensors[{i}]" >> beam.MapTuple(lambda path, data: (path, _as_tensor(data)))
-            | f"Segment[{i}]"
-            >> RunInference(KeyedModelHandler(SegmentationModelHandler(model_dir, signature)))
-            | f"Write[{i}]"
-            >> beam.ParDo(_WriteMask(out_dir, batch_files.glob_base(pattern), class_values))
-        )
-        rows += [read[MANIFEST], segmented]
+    i = index
+    read = (
+        pipeline
+        | f"Match[{i}]" >> fileio.MatchFiles(pattern, empty_match_treatment="ALLOW")
+        | f"Open[{i}]" >> fileio.ReadMatches()
+        | f"Check[{i}]"
+        >> beam.ParDo(_Read(max_file_mb, max_megapixels)).with_outputs(MANIFEST, main="images")
+    )
+    answers = (
+        read.images
+        | f"Tensors[{i}]" >> beam.MapTuple(lambda path, data: (path, _as_tensor(data)))
+        | f"Segment[{i}]"
+        >> RunInference(KeyedModelHandler(SegmentationModelHandler(model_dir, signature)))
+    )
+    return read[MANIFEST], answers
+
+
+def write_rows(rows: list[beam.PCollection], prefix: str) -> None:
+    """Every row as a line of JSON in one file, `<prefix>.jsonl`."""
     _ = (
         rows
         | "AllRows" >> beam.Flatten()
         | "Json" >> beam.Map(lambda row: json.dumps(row, sort_keys=True))
         | "Manifest"
         >> beam.io.WriteToText(
-            os.path.join(out_dir, "manifest"),
-            file_name_suffix=".jsonl",
-            shard_name_template="",
-            num_shards=1,
+            prefix, file_name_suffix=".jsonl", shard_name_template="", num_shards=1
         )
     )
 
@@ -245,10 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def read_manifest(out_dir: str) -> list[dict[str, Any]]:
+def read_manifest(out_dir: str, name: str = "manifest.jsonl") -> list[dict[str, Any]]:
     import tensorflow as tf
 
-    with tf.io.gfile.GFile(os.path.join(out_dir, "manifest.jsonl")) as f:
+    with tf.io.gfile.GFile(os.path.join(out_dir, name)) as f:
         return [json.loads(line) for line in f if line.strip()]
 
 

@@ -4,7 +4,8 @@
 
 Writes NAME_mask.png (the data set's own label values, e.g. Oxford's 1 pet, 2 background,
 3 border; the input's size) and NAME_overlay.png (the image with one colour per class blended in,
-and a legend in its corner). By default an image is resized onto the
+and a legend in its corner), and prints one line per image with both paths and the answer's
+confidence (its expected mean IoU, 0 to 1). By default an image is resized onto the
 model's canvas, as in training (`predict_image` signature). With --tile, large images are
 segmented by overlap-tile without resizing (paper, Fig. 2; `predict_image_tiled`): the model
 mirror-extends the image, cuts it into T x T tiles whose O x O outputs cover it edge to edge, and
@@ -50,8 +51,11 @@ def _predict_all(args: argparse.Namespace) -> int:
         return 1
     for path in paths:
         try:
-            mask_path, overlay_path = predict_file(model, spec, path, args.out, args.tile)
-            print(f"{path}: {mask_path}, {overlay_path}")
+            mask_path, overlay_path, confidence = predict_file(
+                model, spec, path, args.out, args.tile
+            )
+            told = "" if confidence is None else f", confidence {confidence:.3f}"
+            print(f"{path}: {mask_path}, {overlay_path}{told}")
         except (OSError, tf.errors.OpError, RuntimeError) as error:
             failures += 1
             message = getattr(error, "message", str(error)).splitlines()[0]

@@ -45,12 +45,15 @@ def class_colours(spec: DatasetSpec) -> dict[int, tuple[int, int, int]]:
     }
 
 
-def predict_mask(model, image_bytes: bytes, tiled: bool) -> np.ndarray:
-    """Mask [H, W] in the data set's label values, from the model's `mask_png`: the image fitted
-    onto the canvas as in training, or (tiled) overlap-tile at full resolution."""
+def predict_mask(model, image_bytes: bytes, tiled: bool) -> tuple[np.ndarray, float | None]:
+    """(mask [H, W] in the data set's label values, from the model's `mask_png`: the image fitted
+    onto the canvas as in training, or (tiled) overlap-tile at full resolution; the answer's
+    confidence, None from a model exported before answers had one)."""
     name = contracts.PREDICT_IMAGE_TILED_SIGNATURE if tiled else contracts.PREDICT_IMAGE_SIGNATURE
     outputs = model.signatures[name](**{contracts.IMAGE_BYTES_INPUT: tf.constant([image_bytes])})
-    return np.asarray(Image.open(io.BytesIO(outputs[contracts.MASK_PNG_KEY].numpy()[0])))
+    mask = np.asarray(Image.open(io.BytesIO(outputs[contracts.MASK_PNG_KEY].numpy()[0])))
+    confidence = outputs.get(contracts.CONFIDENCE_KEY)
+    return mask, None if confidence is None else float(confidence.numpy()[0])
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, spec: DatasetSpec) -> np.ndarray:
@@ -75,12 +78,15 @@ def overlay(image: np.ndarray, mask: np.ndarray, spec: DatasetSpec) -> np.ndarra
     return np.asarray(picture)
 
 
-def predict_file(model, spec: DatasetSpec, path: str, out_dir: str, tiled: bool) -> tuple[str, str]:
-    """Segments one image file; returns the paths of the mask and overlay PNGs."""
+def predict_file(
+    model, spec: DatasetSpec, path: str, out_dir: str, tiled: bool
+) -> tuple[str, str, float | None]:
+    """Segments one image file; returns the paths of the mask and overlay PNGs and the answer's
+    confidence."""
     with tf.io.gfile.GFile(path, "rb") as f:
         image_bytes = f.read()
     image = overlap_tile.decode_image(tf.constant(image_bytes), spec.num_channels).numpy()
-    mask = predict_mask(model, image_bytes, tiled)
+    mask, confidence = predict_mask(model, image_bytes, tiled)
     if mask.shape != image.shape[:2]:
         raise RuntimeError(f"{path}: mask {mask.shape} does not match image {image.shape[:2]}")
     name = os.path.splitext(os.path.basename(path))[0]
@@ -88,7 +94,7 @@ def predict_file(model, spec: DatasetSpec, path: str, out_dir: str, tiled: bool)
     overlay_path = os.path.join(out_dir, f"{name}_overlay.png")
     Image.fromarray(mask.astype(np.uint8)).save(mask_path)
     Image.fromarray(overlay(image, mask, spec)).save(overlay_path)
-    return mask_path, overlay_path
+    return mask_path, overlay_path, confidence
 
 
 IMAGE_ENDINGS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")

@@ -1,0 +1,128 @@
+"""The skeleton of a data set's next span: chosen images placed in the layout, the masks to draw.
+
+    Oxford:  span-N/images/NAME.jpg, annotations/trimaps/ (empty), annotations/trainval.txt with
+             the rows to complete (NAME ? ? ?: CLASS-ID SPECIES BREED-ID), annotations/test.txt
+             with a header only (the span's test rows are the delivery's own)
+    nnU-Net: span-N/dataset.json (the newest description, numTraining the count),
+             imagesTr/CASE_0000<ending>, labelsTr/ (empty)
+Beside them, `masks_to_draw.txt` lists each mask's path in the span, one per line. Until a mask
+is drawn, its image is a skipped case with its reason in the ingest report, never lost.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+import re
+from dataclasses import dataclass
+
+import tensorflow as tf
+from PIL import Image
+
+from components.example_gen import layouts, nnunet, oxford
+from components.example_gen.files import join, read_in_root
+from core.dataset import NNUNET_LAYOUT, DatasetSpec
+
+MASKS_TO_DRAW = "masks_to_draw.txt"
+PIL_FORMATS = {".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".jpg": "JPEG"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class Placed:
+    source: str  # the unlabelled file it came from
+    image: str  # where it lies in the span (relative)
+    mask: str  # the mask to draw (relative)
+
+
+def next_span_folder(data_root: str) -> str:
+    """data_root/span-N for the number after the newest span; a data root without spans has no
+    next span (its data set would stop being read), which fails with what to do instead."""
+    numbers = layouts.spans(data_root)
+    if not numbers:
+        raise ValueError(
+            f"{data_root} holds no span-N/ folders, so a new span would hide the data set in it: "
+            f"move its content into {join(data_root, 'span-1')} (docs/data.md) or give --out"
+        )
+    return join(data_root, f"{layouts.SPAN_PREFIX}{numbers[-1] + 1}")
+
+
+def case_names(sources: list[str]) -> list[str]:
+    """A plain, unique case name per source file, from its own name."""
+    names: list[str] = []
+    for source in sources:
+        stem = posixpath.splitext(posixpath.basename(source))[0]
+        base = _UNSAFE.sub("_", stem).strip("._") or "image"
+        name, number = base, 2
+        while name in names:
+            name, number = f"{base}_{number}", number + 1
+        names.append(name)
+    return names
+
+
+def _converted(data: bytes, spec: DatasetSpec, ending: str) -> bytes:
+    """The image in the format its file ending names, with the data set's channel count."""
+    image = Image.open(io.BytesIO(data))
+    image = image.convert("L" if spec.num_channels == 1 else "RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format=PIL_FORMATS[ending])
+    return buffer.getvalue()
+
+
+def _write(path: str, data: bytes | str) -> None:
+    tf.io.gfile.makedirs(posixpath.dirname(path))
+    with tf.io.gfile.GFile(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+
+
+def _oxford(span: str, sources: list[str], names: list[str]) -> list[Placed]:
+    placed = []
+    for source, name in zip(sources, names, strict=True):
+        with tf.io.gfile.GFile(source, "rb") as f:
+            data = f.read()
+        image = f"{oxford.IMAGES_DIR}/{name}.jpg"  # the reader decodes PNG, GIF, BMP bytes too
+        _write(join(span, image), data)
+        placed.append(Placed(source, image, f"{oxford.TRIMAPS_DIR}/{name}.png"))
+    tf.io.gfile.makedirs(join(span, oxford.TRIMAPS_DIR))
+    header = "# NAME CLASS-ID SPECIES BREED-ID: replace each ? as you draw the trimap\n"
+    _write(join(span, oxford.TRAINVAL_LIST), header + "".join(f"{n} ? ? ?\n" for n in names))
+    _write(
+        join(span, oxford.TEST_LIST),
+        "# NAME CLASS-ID SPECIES BREED-ID: the span's test images, annotated (at least one)\n",
+    )
+    return placed
+
+
+def _nnunet(span: str, sources: list[str], names: list[str], description: dict) -> list[Placed]:
+    spec = nnunet.spec_from("dataset.json", description, "dataset")
+    ending = spec.file_ending
+    placed = []
+    for source, name in zip(sources, names, strict=True):
+        with tf.io.gfile.GFile(source, "rb") as f:
+            data = _converted(f.read(), spec, ending)
+        image = f"{nnunet.IMAGES_TR}/{name}{nnunet.CHANNEL_SUFFIX}{ending}"
+        _write(join(span, image), data)
+        mask = f"{nnunet.LABELS_TR}/{name}{nnunet.label_ending(ending)}"
+        placed.append(Placed(source, image, mask))
+    tf.io.gfile.makedirs(join(span, nnunet.LABELS_TR))
+    described = {**description, "numTraining": len(sources)}
+    _write(join(span, nnunet.DESCRIPTION_FILE), json.dumps(described, indent=2) + "\n")
+    return placed
+
+
+def write_skeleton(data_root: str, span: str, sources: list[str]) -> list[Placed]:
+    """Places `sources` (image files, any file system) in `span` in the layout of the data set at
+    `data_root`, and lists the masks to draw; refuses a span folder that exists."""
+    if tf.io.gfile.exists(span):
+        raise ValueError(f"{span} exists: the next span is written into a new folder only")
+    spec = layouts.describe(data_root)
+    names = case_names(sources)
+    if spec.layout == NNUNET_LAYOUT:
+        folder = layouts.span_folder(data_root)
+        description = json.loads(read_in_root(folder, nnunet.DESCRIPTION_FILE))
+        placed = _nnunet(span, sources, names, description)
+    else:
+        placed = _oxford(span, sources, names)
+    _write(join(span, MASKS_TO_DRAW), "".join(p.mask + "\n" for p in placed))
+    return placed
