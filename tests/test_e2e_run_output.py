@@ -105,6 +105,11 @@ def test_the_report_opens_whole_in_a_browser(first_run):
         best = browser.find_elements("css selector", "#best figure")
         worst = browser.find_elements("css selector", "#worst figure")
         assert best and worst
+        spearman = browser.find_element("id", "confidence-spearman").text
+        assert spearman == f"{summary['eval_metrics']['confidence_spearman']:.2f}"
+        captions = browser.find_elements("css selector", "#least-confident figcaption")
+        shown = [float(re.search(r"confidence (\S+),", c.text).group(1)) for c in captions]
+        assert shown and shown == sorted(shown)
         height = browser.execute_script("return document.body.scrollHeight")
         browser.set_window_size(1280, min(height, 6000))
         screenshot = np.asarray(Image.open(io.BytesIO(browser.get_screenshot_as_png())))

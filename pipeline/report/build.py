@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 import jinja2
+import numpy as np
 import tensorflow as tf
 
 from core import contracts, node_ids
@@ -27,20 +28,20 @@ TEMPLATE = "report.html.j2"
 SKIPS_SHOWN = 25
 SIGNATURES = (
     (contracts.PREDICT_IMAGE_SIGNATURE, "image_bytes: encoded images, any sizes",
-     "mask_png_bytes per image (label values, the image's size), image_size"),
+     "mask_png_bytes per image (label values, the image's size), image_size, confidence"),
     (contracts.PREDICT_IMAGE_TILED_SIGNATURE, "image_bytes: encoded images, any sizes",
      "the same at full resolution by overlap-tile"),
     (contracts.PREDICT_IMAGE_MASK_SIGNATURE, "image_bytes: encoded images",
-     "mask [B, H, W] (label values, -1 as padding), image_size"),
+     "mask [B, H, W] (label values, -1 as padding), image_size, confidence"),
     (contracts.PREDICT_IMAGE_PROBABILITIES_SIGNATURE, "image_bytes: encoded images",
-     "probabilities [B, H, W, K], image_size"),
+     "probabilities [B, H, W, K], image_size, confidence"),
     (contracts.SERVING_SIGNATURE, "examples, or image_bytes (--serving-default image)",
      "as predict_examples, or as predict_image"),
     (contracts.PREDICT_EXAMPLES_SIGNATURE, "examples: serialized tf.Example with `image`",
-     "probabilities [B, O, O, K], classes [B, O, O] on the canvas"),
+     "probabilities [B, O, O, K], classes [B, O, O] on the canvas, confidence"),
     (contracts.PREDICT_TILES_SIGNATURE, "tiles: uint8 [B, T, T, C]", "probabilities [B, O, O, K]"),
     (contracts.EVALUATION_SIGNATURE, "examples: raw serialized tf.Example with its mask",
-     "confusion_matrix [B, K, K] (used by the Evaluators)"),
+     "confusion_matrix [B, K, K], confidence (used by the Evaluators)"),
     (contracts.TRANSFORM_SIGNATURE, "examples: raw serialized tf.Example",
      "the Transform outputs"),
 )  # fmt: skip
@@ -121,20 +122,25 @@ def _gallery(nodes: dict[str, run_report.NodeRun], config: PipelineConfig) -> di
         os.path.join(model.uri, "Format-Serving"), records, config.dataset
     )
     best, worst = gallery.best_and_worst(scored)
+    unsure = gallery.least_confident(scored)
 
     def cards(items: list[gallery.Scored]) -> list[dict[str, Any]]:
         return [
-            {"name": s.name, "iou": s.mean_iou,
+            {"name": s.name, "iou": s.mean_iou, "confidence": s.confidence,
              "src": _data_uri(gallery.overlay_strip(s, config.dataset))}
             for s in items
         ]  # fmt: skip
 
     names = list(config.dataset.class_names)
+    finite = [s for s in scored if np.isfinite(s.mean_iou)]
+    scatter = plots.confidence_scatter([s.confidence for s in finite], [s.mean_iou for s in finite])
     return {
         "best": cards(best),
         "worst": cards(worst),
+        "least_confident": cards(unsure),
         "scored": len(scored),
         "confusion": _data_uri(plots.confusion_matrix(names, matrix)),
+        "confidence_scatter": _data_uri(scatter),
     }
 
 

@@ -1,5 +1,6 @@
-"""The model on the eval split, one example at a time: per-example scores for the best and worst
-predictions, the confusion matrix over all of them, and the overlays the report shows.
+"""The model on the eval split, one example at a time: per-example scores and confidences for the
+best, worst and least confident predictions, the confusion matrix over all of them, and the
+overlays the report shows.
 
 It runs the Trainer's exported model through its own signatures (`transform_features` for the
 label and canvas, `serving_default` for the probabilities), so what the report shows is what the
@@ -34,6 +35,7 @@ class Scored:
     image: np.ndarray  # uint8 [O, O, 3] the image on the canvas
     truth: np.ndarray  # class indices [O, O], IGNORE off the image
     predicted: np.ndarray  # class indices [O, O]
+    confidence: float  # the answer's own estimate of its mean IoU
 
 
 def read_examples(examples_uri: str, split: str, limit: int = MAX_EXAMPLES) -> list[bytes]:
@@ -66,14 +68,16 @@ def score_examples(
     for record in records:
         batch = {contracts.EXAMPLES_INPUT: tf.constant([record])}
         truth = transform(**batch)[contracts.LABEL_KEY].numpy()[0]
-        predicted = serve(**batch)[contracts.CLASSES_KEY].numpy()[0]
+        answer = serve(**batch)
+        predicted = answer[contracts.CLASSES_KEY].numpy()[0]
+        confidence = float(answer[contracts.CONFIDENCE_KEY].numpy()[0])
         cm = scores.confusion_matrix(truth, predicted, spec.num_classes)
         total += cm
         example = tf.train.Example.FromString(record)
         name = example.features.feature[contracts.NAME_KEY].bytes_list.value[0].decode()
         mean_iou = scores.scores_from_confusion(cm, (), spec.class_names)[contracts.MEAN_IOU_NAME]
         image = _canvas_image(example, truth.shape[0], spec.num_channels)
-        scored.append(Scored(name, mean_iou, image, truth, predicted))
+        scored.append(Scored(name, mean_iou, image, truth, predicted, confidence))
     return scored, total
 
 
@@ -84,6 +88,11 @@ def best_and_worst(scored: list[Scored], count: int = 8) -> tuple[list[Scored], 
     worst = min(count, len(ranked) // 2)
     best = min(count, len(ranked) - worst)
     return ranked[:best], ranked[len(ranked) - worst :][::-1]
+
+
+def least_confident(scored: list[Scored], count: int = 8) -> list[Scored]:
+    """Up to `count` examples the model is least sure of, least first."""
+    return sorted(scored, key=lambda s: s.confidence)[:count]
 
 
 def overlay_strip(item: Scored, spec: DatasetSpec, scale: int = 2) -> bytes:

@@ -61,3 +61,16 @@ def confusion_matrix(names: list[str], matrix: np.ndarray) -> bytes:
             colour = "white" if rows[i, j] > 0.5 else "black"
             axis.text(j, i, f"{rows[i, j]:.2f}", ha="center", va="center", color=colour)
     return _png(figure)
+
+
+def confidence_scatter(confidences: list[float], ious: list[float]) -> bytes:
+    """Each example's confidence against its own mean IoU, with the diagonal a calibrated
+    confidence would follow."""
+    figure, axis = plt.subplots(figsize=(4.2, 3.6))
+    axis.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle="--")
+    axis.scatter(confidences, ious, s=10, alpha=0.6, color="#4a7fb5")
+    low = min([*confidences, *ious, 0.5])
+    axis.set(xlabel="confidence", ylabel="mean IoU (against the truth)", xlim=(low - 0.02, 1.0),
+             ylim=(low - 0.02, 1.0))  # fmt: skip
+    axis.grid(alpha=0.3)
+    return _png(figure)
