@@ -12,13 +12,18 @@ def first_largest(values: tf.Tensor) -> tf.Tensor:
     """int32 index of the largest value along the last axis, the first one on ties (argmax's
     rule): a running comparison over the few classes, faster on CPU than tf.argmax reducing a
     short last axis."""
+    return largest(values)[0]
+
+
+def largest(values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(first_largest's index, the largest value) along the last axis."""
     best = values[..., 0]
     index = tf.zeros(tf.shape(best), tf.int32)
     for k in range(1, values.shape[-1]):
         larger = values[..., k] > best
         index = tf.where(larger, k, index)
         best = tf.maximum(best, values[..., k])
-    return index
+    return index, best
 
 
 def raw_feature(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
