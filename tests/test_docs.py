@@ -155,6 +155,31 @@ def test_every_benchmark_command_in_the_docs_names_a_benchmark_and_its_flags(wor
         assert f'"{flag}"' in source, (words[0], flag)
 
 
+def _tool_commands() -> list[list[str]]:
+    """`python -m MODULE ...` lines of the serving and annotation tools, module first."""
+    found = []
+    for page in PAGES:
+        for block in re.findall(r"```bash\n(.*?)```", _read(page), re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                words = shlex.split(line, comments=True)
+                module = words[words.index("-m") + 1] if "-m" in words else ""
+                if module.startswith(("models.", "pipeline.")):
+                    found.append(words[words.index("-m") + 1 :])
+    return found
+
+
+@pytest.mark.parametrize("words", _tool_commands(), ids=lambda w: " ".join(w)[:60])
+def test_every_tool_command_in_the_docs_names_a_module_and_its_flags(words):
+    import importlib
+
+    module = importlib.import_module(words[0])
+    source = _read(module.__file__)
+    assert "def main(" in source, words[0]
+    flags = [w.split("=")[0] for w in words[1:] if w.startswith("--") and w != "--"]
+    for flag in flags:
+        assert f'"{flag}"' in source, (words[0], flag)
+
+
 def test_the_performance_tables_regenerate_byte_for_byte_from_the_baselines():
     from bench import tables
 

@@ -1,7 +1,7 @@
 """What to annotate next: the unlabelled images the pushed model is least sure of, written as the
 skeleton of the data set's next span.
 
-    python -m models.serving.select_for_annotation --model serving_model/VERSION \
+    python -m pipeline.select_for_annotation --model serving_model/VERSION \
         --images 'unlabelled/**.jpg' --data-root my_data --count 50 [--tile] \
         [--beam-args "--runner=DataflowRunner ..."]
 
@@ -181,6 +181,6 @@ if __name__ == "__main__":
 
     startup.start(filter_stderr=True, console_logging=True)
     # By its module name, not as __main__: Beam's workers unpickle the DoFns and the handler.
-    from models.serving import select_for_annotation
+    from pipeline import select_for_annotation
 
     sys.exit(select_for_annotation.main())
