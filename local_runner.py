@@ -21,7 +21,7 @@ import time
 
 import startup
 from core import config as configs
-from core import errors
+from core import contracts, errors
 from core.contracts import EXAMPLE_COUNT_NAME
 from core.settings import SettingError
 from pipeline import cli
@@ -74,9 +74,19 @@ def format_summary(summary: dict, seconds: float) -> str:
     lines = [f"petunet: pipeline finished in {seconds:.0f} s"]
     for split in ("eval", "test"):
         metrics = summary.get(f"{split}_metrics") or {}
-        if metrics:
-            shown = ", ".join(_metric(k, v) for k, v in sorted(metrics.items()))
+        scores = {
+            k: v for k, v in metrics.items() if not k.startswith(contracts.CONFIDENCE_METRIC_PREFIX)
+        }
+        if scores:
+            shown = ", ".join(_metric(k, v) for k, v in sorted(scores.items()))
             lines.append(f"  {split} split: {shown}")
+        if contracts.CONFIDENCE_SPEARMAN_NAME in metrics:
+            lines.append(
+                f"    confidence: Spearman {metrics[contracts.CONFIDENCE_SPEARMAN_NAME]:.2f} with "
+                "each image's mean IoU; least confident tenth "
+                f"{metrics[contracts.CONFIDENCE_LOWEST_TENTH_NAME]:.3f} against "
+                f"{metrics[contracts.CONFIDENCE_REST_NAME]:.3f} for the rest"
+            )
         for name, values in sorted((summary.get(f"{split}_slices") or {}).items()):
             shown = ", ".join(
                 _metric(k, values[k]) for k in ("mean_iou", "example_count") if k in values

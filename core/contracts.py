@@ -61,6 +61,12 @@ CONTENT_KEY_FILE = "content_key.txt"  # beside Transform's examples: what they h
 PIXEL_ACCURACY_NAME = "pixel_accuracy"
 MEAN_IOU_NAME = "mean_iou"
 EXAMPLE_COUNT_NAME = "example_count"
+# How the answers' confidence ranks the examples (models/evaluation/confidence_metrics.py)
+CONFIDENCE_METRIC_PREFIX = "confidence_"
+CONFIDENCE_SPEARMAN_NAME = "confidence_spearman"
+CONFIDENCE_LOWEST_TENTH_NAME = "confidence_lowest_tenth_mean_iou"
+CONFIDENCE_REST_NAME = "confidence_rest_mean_iou"
+CONFIDENCE_GAP_NAME = "confidence_lowest_tenth_gap"
 
 
 def iou_name(class_name: str) -> str:

@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             batch_predict.read_manifest(staging, "scores.jsonl"), args.count, args.duplicate_bits
         )
         chosen = [r for r in rows if r["selection"] == "selected"]
+        if not rows:
+            tf.io.gfile.rmtree(staging)
+            print(f"petunet: no files match {' '.join(args.images)}", file=sys.stderr)
+            return 1
         if not chosen:
             batch_files.write_jsonl(os.path.join(staging, MANIFEST), rows)
             print(

@@ -49,6 +49,10 @@ def test_the_console_is_quiet_and_says_what_happens(first_run):
         r"petunet: exported the SavedModel in \d+ s \(float32 network [\d.]+ s, Transform layer",
         console,
     )
+    # the confidence measures on a line of their own, not among the scores
+    confidence = r"^    confidence: Spearman -?[\d.]+ with each image's mean IoU"
+    assert re.search(confidence, console, re.M)
+    assert not re.search(r"split: .*confidence_", console)
     warnings = re.findall(r"^\S+ (.*)$", console, re.M)
     assert len(warnings) == len(set(warnings))  # no line repeated
 

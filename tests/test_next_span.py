@@ -4,9 +4,12 @@ listed, and a span that reads as the data set once the masks are drawn."""
 from __future__ import annotations
 
 import dataclasses
+import glob
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ from PIL import Image
 
 from components.example_gen import layouts, next_span, nnunet
 from pipeline.synthetic.pets import generate_synthetic_pets
+from tests.e2e_runs import ROOT
 from tests.nnunet_folders import render_shapes, write, write_shapes
 
 
@@ -82,3 +86,15 @@ def test_a_root_without_spans_or_an_existing_span_is_refused(tmp_path, unlabelle
         next_span.next_span_folder(root)
     with pytest.raises(ValueError, match="exists"):
         next_span.write_skeleton(root, os.path.join(root, "imagesTr"), unlabelled)
+
+
+def test_the_command_refuses_a_root_without_spans_before_any_work(tmp_path):
+    root = write_shapes(str(tmp_path / "plain"), train=2, test=1)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.select_for_annotation", "--model", str(tmp_path / "none"),
+         "--images", str(tmp_path / "*.png"), "--data-root", root, "--count", "3"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"move its content into {os.path.join(root, 'span-1')}" in result.stderr
+    assert not glob.glob(os.path.join(root, "*.scoring"))  # nothing written

@@ -30,10 +30,10 @@ from models.evaluation import scores as seg
 
 MODULE = __name__
 PAIRS_NAME = "_confidence_and_mean_iou"
-SPEARMAN_NAME = "confidence_spearman"
-LOWEST_TENTH_NAME = "confidence_lowest_tenth_mean_iou"
-REST_NAME = "confidence_rest_mean_iou"
-GAP_NAME = "confidence_lowest_tenth_gap"
+SPEARMAN_NAME = contracts.CONFIDENCE_SPEARMAN_NAME
+LOWEST_TENTH_NAME = contracts.CONFIDENCE_LOWEST_TENTH_NAME
+REST_NAME = contracts.CONFIDENCE_REST_NAME
+GAP_NAME = contracts.CONFIDENCE_GAP_NAME
 LOWEST_SHARE = 0.1
 
 
