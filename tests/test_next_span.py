@@ -98,3 +98,29 @@ def test_the_command_refuses_a_root_without_spans_before_any_work(tmp_path):
     assert result.returncode == 2
     assert f"move its content into {os.path.join(root, 'span-1')}" in result.stderr
     assert not glob.glob(os.path.join(root, "*.scoring"))  # nothing written
+
+
+@pytest.mark.parametrize("ending", nnunet.FILE_ENDINGS)
+def test_every_nnunet_ending_is_written_in_its_format_with_the_declared_channels(
+    tmp_path, unlabelled, ending
+):
+    root = str(tmp_path / "gray")
+    write_shapes(os.path.join(root, "span-1"), train=2, test=1)
+    span1 = os.path.join(root, "span-1")
+    for name in os.listdir(os.path.join(span1, "imagesTr")):  # one gray channel, in `ending`
+        path = os.path.join(span1, "imagesTr", name)
+        gray = Image.open(path).convert("L")
+        os.remove(path)
+        gray.save(path.replace(".png", ending))
+    description = {"channel_names": {"0": "gray"}, "labels": {"background": 0, "disc": 1,
+                   "square": 2, "bar": 3}, "numTraining": 2, "file_ending": ending}  # fmt: skip
+    with open(os.path.join(span1, "dataset.json"), "w") as f:
+        json.dump(description, f)
+    for name in os.listdir(os.path.join(span1, "labelsTr")):
+        path = os.path.join(span1, "labelsTr", name)
+        os.rename(path, path.replace(".png", nnunet.label_ending(ending)))
+    placed = next_span.write_skeleton(root, os.path.join(root, "span-2"), unlabelled[:1])
+    image = Image.open(os.path.join(root, "span-2", placed[0].image))
+    assert placed[0].image.endswith(f"_0000{ending}") and image.mode == "L"
+    assert image.format == next_span.PIL_FORMATS[ending]
+    assert placed[0].mask.endswith(nnunet.label_ending(ending))

@@ -25,7 +25,14 @@ from components.example_gen.files import join, read_in_root
 from core.dataset import NNUNET_LAYOUT, DatasetSpec
 
 MASKS_TO_DRAW = "masks_to_draw.txt"
-PIL_FORMATS = {".png": "PNG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".jpg": "JPEG"}
+PIL_FORMATS = {
+    ".png": "PNG",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+}  # fmt: skip  (every ending nnunet.FILE_ENDINGS allows)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
