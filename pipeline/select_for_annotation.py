@@ -5,17 +5,17 @@ skeleton of the data set's next span.
         --images 'unlabelled/**.jpg' --data-root my_data --count 50 [--tile] \
         [--beam-args "--runner=DataflowRunner ..."]
 
-On Beam, as the batch job (models/serving/batch_predict.py): every file the globs match is read,
-checked and segmented, and keeps its answer's confidence and a perceptual hash of its pixels
-(imagehash's pHash). Then the least confident images are taken in order, each one skipped when
-its hash is within --duplicate-bits of an image already taken (a resized or re-encoded copy,
-a burst of near-identical frames), until --count are taken. They become the next span,
-`span-N+1` of the data root (or --out), in the data set's own layout
-(components/example_gen/next_span.py), with `annotation_manifest.jsonl`: one row per file
-matched, its confidence and what became of it (selected with its rank, near-duplicate of which,
-not selected, error with its reason). A file that cannot be read or segmented is a row, never a
-failed job. The Beam stage writes into `span-N+1.scoring/` beside it, removed once the span is
-written: a stopped command leaves no half span for the pipeline to read.
+On Beam, as the batch job (models/serving/batch_predict.py): every file the globs match (a folder:
+every file below it) is read, checked and segmented, and keeps its answer's confidence and a
+perceptual hash of its pixels (imagehash's pHash). Then the least confident images are taken in
+order, each one skipped when its hash is within --duplicate-bits of an image already taken (a
+resized or re-encoded copy, a burst of near-identical frames), until --count are taken. They become
+the next span, `span-N+1` of the data root (or --out), in the data set's own layout
+(components/example_gen/next_span.py), with `annotation_manifest.jsonl`: one row per file matched,
+its confidence and what became of it (selected with its rank, near-duplicate of which, not
+selected, error with its reason). A file that cannot be read or segmented is a row, never a failed
+job. The Beam stage writes into `span-N+1.scoring/` beside it, removed once the span is written: a
+stopped command leaves no half span for the pipeline to read.
 """
 
 from __future__ import annotations
@@ -95,7 +95,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
     parser = argparse.ArgumentParser(description="Choose the images to annotate next.")
     parser.add_argument("--model", required=True, help="SavedModel directory (a pushed version)")
-    parser.add_argument("--images", required=True, action="append", help="a glob; repeatable")
+    parser.add_argument(
+        "--images", required=True, action="append", help="a glob or a folder; repeatable"
+    )
     parser.add_argument("--data-root", required=True, help="the data set the span is added to")
     parser.add_argument("--count", type=int, required=True, help="how many images to choose")
     parser.add_argument("--out", help="the span folder (default: the data root's next span-N)")
@@ -144,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         staging = span.rstrip("/") + STAGING
         with beam.Pipeline(options=PipelineOptions(flags)) as pipeline:
-            score(pipeline, args.model, args.images, os.path.join(staging, "scores"), **limits)
+            patterns = [batch_files.as_pattern(argument) for argument in args.images]
+            score(pipeline, args.model, patterns, os.path.join(staging, "scores"), **limits)
         rows = choose(
             batch_predict.read_manifest(staging, "scores.jsonl"), args.count, args.duplicate_bits
         )

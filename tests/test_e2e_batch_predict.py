@@ -157,7 +157,7 @@ def test_the_least_confident_distinct_images_become_the_next_span(first_run, tmp
     (unlabelled / "cut.jpg").write_bytes(_pet(99, (60, 80), "JPEG")[:400])
     result = _program(
         "pipeline.select_for_annotation", "--model", summary["pushed_to"],
-        "--images", str(unlabelled / "*"), "--data-root", root, "--count", "4",
+        "--images", str(unlabelled), "--data-root", root, "--count", "4",  # a folder
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     span = os.path.join(root, "span-2")

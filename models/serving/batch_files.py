@@ -13,6 +13,15 @@ MASKS_DIR = "masks"
 MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF8": "GIF", b"BM": "BMP"}
 
 
+def as_pattern(argument: str) -> str:
+    """A folder as the glob of every file below it; a glob or a file as it is."""
+    import tensorflow as tf
+
+    if not any(c in argument for c in "*?[") and tf.io.gfile.isdir(argument):
+        return argument.rstrip("/") + "/**"
+    return argument
+
+
 def glob_base(pattern: str) -> str:
     """The folder part of a glob before its first wildcard (masks mirror the paths below it)."""
     cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))

@@ -4,15 +4,15 @@
         --images 'gs://BUCKET/photos/**.jpg' --out gs://BUCKET/masks [--tile] \
         [--beam-args "--runner=DataflowRunner --project=... --region=... --temp_location=..."]
 
-Every file the globs match is read through Beam's file systems (local, gs://, ...), checked
-(size, an image header within the pixel limit), segmented by Beam's RunInference with a TensorFlow
-model handler that loads the exported SavedModel once per worker and calls `predict_image` (or
-`predict_image_tiled` with --tile) on batches, and its mask is written as a PNG in the data set's
-label values at the image's own size: `<out>/masks/<path under the glob's folder>.png`. Each file
-is one row of `<out>/manifest.jsonl` (name, size, pixels per class, the answer's confidence,
-status): an unreadable,
-oversized or non-image file is a row with its reason, never a failed job. Memory stays flat in the
-number of images: files stream through, batches are bounded.
+Every file the globs match (a folder: every file below it) is read through Beam's file systems
+(local, gs://, ...), checked (size, an image header within the pixel limit), segmented by Beam's
+RunInference with a TensorFlow model handler that loads the exported SavedModel once per worker and
+calls `predict_image` (or `predict_image_tiled` with --tile) on batches, and its mask is written as
+a PNG in the data set's label values at the image's own size: `<out>/masks/<path under the glob's
+folder>.png`. Each file is one row of `<out>/manifest.jsonl` (name, size, pixels per class, the
+answer's confidence, status): an unreadable, oversized or non-image file is a row with its reason,
+never a failed job. Memory stays flat in the number of images: files stream through, batches are
+bounded.
 """
 
 from __future__ import annotations
@@ -241,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     console.configure_logging()
     parser = argparse.ArgumentParser(description="Segment a collection of images on Beam.")
     parser.add_argument("--model", required=True, help="SavedModel directory (a pushed version)")
-    parser.add_argument("--images", required=True, action="append", help="a glob; repeatable")
+    parser.add_argument(
+        "--images", required=True, action="append", help="a glob or a folder; repeatable"
+    )
     parser.add_argument("--out", required=True, help="folder for masks/ and manifest.jsonl")
     parser.add_argument("--tile", action="store_true", help="full-resolution overlap-tile")
     parser.add_argument("--max-file-mb", type=float, default=DEFAULT_MAX_FILE_MB)
@@ -260,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             build(
                 pipeline,
                 args.model,
-                args.images,
+                [batch_files.as_pattern(argument) for argument in args.images],
                 args.out,
                 spec.class_values,
                 args.tile,
