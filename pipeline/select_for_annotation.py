@@ -25,7 +25,6 @@ import io
 import os
 import shlex
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -38,21 +37,17 @@ STAGING = ".scoring"  # span-N.scoring/: the Beam stage's rows, beside the span,
 DEFAULT_DUPLICATE_BITS = 8  # of pHash's 64; distinct photos lie 18+ apart, copies within 2
 
 
-class _Score(beam.DoFn):
-    """(path, PredictionResult) -> a row with the answer's confidence and the image's pHash."""
+class _Score(batch_predict.AnswerRows):
+    """A segmented image's row holds the answer's confidence and the image's pHash."""
 
-    def process(self, element: tuple[str, PredictionResult]) -> Iterator[dict[str, Any]]:
+    def answered(self, path: str, result: PredictionResult) -> dict[str, Any]:
         import imagehash
         from PIL import Image
 
-        path, result = element
-        answer = result.inference
-        if "error" in answer:
-            yield batch_files.row(path, None, None, answer["error"])
-            return
         image = Image.open(io.BytesIO(result.example.numpy()))
+        answer = result.inference
         row = batch_files.row(path, answer["size"], None, None, answer["confidence"])
-        yield {**row, "phash": str(imagehash.phash(image.convert("L")))}
+        return {**row, "phash": str(imagehash.phash(image.convert("L")))}
 
 
 def score(pipeline: beam.Pipeline, model_dir: str, patterns: list[str], prefix: str, **limits):

@@ -84,11 +84,11 @@ def segment_batch(
         out = signature(**{contracts.IMAGE_BYTES_INPUT: tf.stack(images)})
         pngs = out[contracts.MASK_PNG_KEY].numpy()
         sizes = out[contracts.IMAGE_SIZE_KEY].numpy()
-        # a model exported before answers had a confidence answers None
-        confidences = out.get(contracts.CONFIDENCE_KEY, tf.fill([len(images)], float("nan")))
+        confidences = out.get(contracts.CONFIDENCE_KEY)  # None from a model exported before it
+        values = [None] * len(images) if confidences is None else confidences.numpy().tolist()
         return [
-            {"png": p, "size": s.tolist(), "confidence": _finite(c)}
-            for p, s, c in zip(pngs, sizes, confidences.numpy().tolist(), strict=True)
+            {"png": p, "size": s.tolist(), "confidence": c}
+            for p, s, c in zip(pngs, sizes, values, strict=True)
         ]
 
     try:
@@ -101,10 +101,6 @@ def segment_batch(
             except tf.errors.InvalidArgumentError as error:
                 answers.append({"error": error.message.strip().splitlines()[0]})
     return [PredictionResult(x, y, model_id) for x, y in zip(batch, answers, strict=True)]
-
-
-def _finite(value: float) -> float | None:
-    return value if np.isfinite(value) else None
 
 
 class SegmentationModelHandler(ModelHandler[Any, PredictionResult, Any]):
@@ -135,21 +131,32 @@ class SegmentationModelHandler(ModelHandler[Any, PredictionResult, Any]):
         return "petunet_batch_predict"
 
 
-class _WriteMask(beam.DoFn):
-    """(path, PredictionResult) -> the mask PNG written, and its manifest row."""
+class AnswerRows(beam.DoFn):
+    """(path, PredictionResult) -> its manifest row: an image the model refused is a row with the
+    reason; what a segmented image gives, each subclass says (`answered`)."""
+
+    def process(self, element: tuple[str, PredictionResult]) -> Iterator[dict[str, Any]]:
+        path, result = element
+        if "error" in result.inference:
+            yield batch_files.row(path, None, None, result.inference["error"])
+        else:
+            yield self.answered(path, result)
+
+    def answered(self, path: str, result: PredictionResult) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class _WriteMask(AnswerRows):
+    """Writes each mask PNG; its row counts the pixels per class."""
 
     def __init__(self, out_dir: str, base: str, class_values: Sequence[int]) -> None:
         self._out_dir, self._base, self._values = out_dir, base, list(class_values)
 
-    def process(self, element: tuple[str, PredictionResult]) -> Iterator[dict[str, Any]]:
+    def answered(self, path: str, result: PredictionResult) -> dict[str, Any]:
         import tensorflow as tf
         from PIL import Image
 
-        path, result = element
         answer = result.inference
-        if "error" in answer:
-            yield batch_files.row(path, None, None, answer["error"])
-            return
         target = batch_files.mask_path(self._out_dir, path, self._base)
         tf.io.gfile.makedirs(os.path.dirname(target))
         with tf.io.gfile.GFile(target, "wb") as f:
@@ -158,7 +165,7 @@ class _WriteMask(beam.DoFn):
         counts = np.bincount(mask.ravel(), minlength=max(self._values) + 1)
         pixels = {str(v): int(counts[v]) for v in self._values}
         row = batch_files.row(path, answer["size"], pixels, None, answer["confidence"])
-        yield {**row, "mask": target}
+        return {**row, "mask": target}
 
 
 def build(
