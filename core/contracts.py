@@ -67,6 +67,12 @@ CONFIDENCE_SPEARMAN_NAME = "confidence_spearman"
 CONFIDENCE_LOWEST_TENTH_NAME = "confidence_lowest_tenth_mean_iou"
 CONFIDENCE_REST_NAME = "confidence_rest_mean_iou"
 CONFIDENCE_GAP_NAME = "confidence_lowest_tenth_gap"
+CONFIDENCE_MEASURE_NAMES = (
+    CONFIDENCE_SPEARMAN_NAME,
+    CONFIDENCE_LOWEST_TENTH_NAME,
+    CONFIDENCE_REST_NAME,
+    CONFIDENCE_GAP_NAME,
+)
 
 
 def iou_name(class_name: str) -> str:

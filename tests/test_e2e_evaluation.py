@@ -57,10 +57,10 @@ def test_the_confidence_ranks_the_tiny_models_answers(first_run):
     assert all(0.0 <= c <= 1.0 for c in confidences)
     expected = confidence_metrics.ranking(np.array(confidences), np.array(ious))
     reported = summary["eval_metrics"]
-    for name in (confidence_metrics.SPEARMAN_NAME, confidence_metrics.GAP_NAME):
+    for name in (contracts.CONFIDENCE_SPEARMAN_NAME, contracts.CONFIDENCE_GAP_NAME):
         assert reported[name] == pytest.approx(expected[name], abs=1e-6), name
     confidences, ious = _answers(summary["pushed_to"], examples, ["train", "eval", "test"])
     measured = confidence_metrics.ranking(np.array(confidences), np.array(ious))
     assert len(confidences) == 40
-    assert measured[confidence_metrics.SPEARMAN_NAME] >= 0.3
-    assert measured[confidence_metrics.GAP_NAME] >= 0.0
+    assert measured[contracts.CONFIDENCE_SPEARMAN_NAME] >= 0.3
+    assert measured[contracts.CONFIDENCE_GAP_NAME] >= 0.0

@@ -18,7 +18,7 @@ from scipy import stats
 from components.example_gen.oxford import OXFORD_PETS
 from core import contracts
 from core.config import EvaluationConfig
-from models.evaluation import confidence_metrics, eval_config
+from models.evaluation import eval_config
 from models.evaluation import scores as seg
 
 # isort: split
@@ -266,7 +266,7 @@ def test_regression_against_baseline_is_not_blessed(setup):
     assert candidate["mean_iou"] == pytest.approx(ref["mean_iou"], abs=1e-9)
     assert baseline["mean_iou"] == 1.0 and baseline["iou/pet"] == 1.0
     # a baseline exported without a confidence reports no confidence measures
-    assert confidence_metrics.SPEARMAN_NAME in candidate, str(sorted(candidate))
+    assert contracts.CONFIDENCE_SPEARMAN_NAME in candidate, str(sorted(candidate))
     assert not any(name.startswith("confidence_") for name in baseline)
     assert _failed_metric_names(uri) == [("iou/pet", True), ("mean_iou", True)]
     assert os.path.exists(os.path.join(blessing, "NOT_BLESSED"))

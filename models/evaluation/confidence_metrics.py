@@ -30,10 +30,6 @@ from models.evaluation import scores as seg
 
 MODULE = __name__
 PAIRS_NAME = "_confidence_and_mean_iou"
-SPEARMAN_NAME = contracts.CONFIDENCE_SPEARMAN_NAME
-LOWEST_TENTH_NAME = contracts.CONFIDENCE_LOWEST_TENTH_NAME
-REST_NAME = contracts.CONFIDENCE_REST_NAME
-GAP_NAME = contracts.CONFIDENCE_GAP_NAME
 LOWEST_SHARE = 0.1
 
 
@@ -46,9 +42,13 @@ def ranking(confidences: np.ndarray, ious: np.ndarray) -> dict[str, float]:
     order = np.argsort(confidences, kind="stable")
     low, rest = ious[order[:lowest]].mean(), ious[order[lowest:]].mean()
     rho = stats.spearmanr(confidences, ious).statistic
-    measures = {LOWEST_TENTH_NAME: low, REST_NAME: rest, GAP_NAME: rest - low}
+    measures = {
+        contracts.CONFIDENCE_LOWEST_TENTH_NAME: low,
+        contracts.CONFIDENCE_REST_NAME: rest,
+        contracts.CONFIDENCE_GAP_NAME: rest - low,
+    }
     if math.isfinite(rho):  # undefined when every confidence (or IoU) is the same
-        measures[SPEARMAN_NAME] = float(rho)
+        measures[contracts.CONFIDENCE_SPEARMAN_NAME] = float(rho)
     return {k: float(v) for k, v in measures.items()}
 
 
@@ -97,7 +97,7 @@ class _PairsCombiner(beam.CombineFn):
 class ConfidenceRanking(metric_types.Metric):
     """The four confidence measures of a slice (module docstring), from one pass."""
 
-    def __init__(self, num_classes: int, name: str = SPEARMAN_NAME) -> None:
+    def __init__(self, num_classes: int, name: str = contracts.CONFIDENCE_SPEARMAN_NAME) -> None:
         super().__init__(
             metric_util.merge_per_key_computations(self._computations),
             name=name,
@@ -122,7 +122,7 @@ class ConfidenceRanking(metric_types.Metric):
             )
 
         pairs_key = key(PAIRS_NAME)
-        keys = {m: key(m) for m in (SPEARMAN_NAME, LOWEST_TENTH_NAME, REST_NAME, GAP_NAME)}
+        keys = {measure: key(measure) for measure in contracts.CONFIDENCE_MEASURE_NAMES}
 
         def result(metrics: Mapping[metric_types.MetricKey, Any]) -> dict:
             pairs = metrics[pairs_key]
