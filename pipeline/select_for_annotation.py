@@ -123,14 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         from components.example_gen import layouts, next_span
         from models.serving.prediction import load_model
 
-        try:
-            layouts.describe(args.data_root)  # fails here, naming the folder, before any work
-            span = args.out or next_span.next_span_folder(args.data_root)
+        try:  # fails here, naming the folder, before any work
+            spec = layouts.describe(args.data_root)
+            span = next_span.new_span_folder(args.data_root, args.out)
         except ValueError as error:
             print(f"petunet: {error}", file=sys.stderr)
-            return 2
-        if tf.io.gfile.exists(span):
-            print(f"petunet: {span} exists: the next span goes into a new folder", file=sys.stderr)
             return 2
         load_model(args.model)  # fails here, in one line, if it is no SavedModel
         flags = [word for text in args.beam_args for word in shlex.split(text)]
@@ -159,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-        placed = next_span.write_skeleton(args.data_root, span, [r["name"] for r in chosen])
+        sources = [r["name"] for r in chosen]
+        placed = next_span.write_skeleton(spec, args.data_root, span, sources)
         for row, where in zip(chosen, placed, strict=True):
             row.update(image=where.image, mask=where.mask)
         batch_files.write_jsonl(os.path.join(span, MANIFEST), rows)

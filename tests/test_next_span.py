@@ -42,9 +42,9 @@ def test_an_nnunet_span_holds_the_images_in_its_own_format_and_reads_once_drawn(
 ):
     root = str(tmp_path / "data")
     write_shapes(os.path.join(root, "span-1"), train=4, test=1)
-    span = next_span.next_span_folder(root)
+    span = next_span.new_span_folder(root)
     assert span == os.path.join(root, "span-2")
-    placed = next_span.write_skeleton(root, span, unlabelled)
+    placed = next_span.write_skeleton(layouts.describe(root), root, span, unlabelled)
     assert [p.image for p in placed] == [
         "imagesTr/a_photo_0000.png", "imagesTr/b_0000.png", "imagesTr/a_photo_2_0000.png"
     ]  # fmt: skip
@@ -67,8 +67,8 @@ def test_an_nnunet_span_holds_the_images_in_its_own_format_and_reads_once_drawn(
 def test_an_oxford_span_lists_the_rows_to_complete(tmp_path, unlabelled):
     root = str(tmp_path / "pets")
     generate_synthetic_pets(os.path.join(root, "span-1"), 4, image_size=(40, 50))
-    span = next_span.next_span_folder(root)
-    placed = next_span.write_skeleton(root, span, unlabelled[:2])
+    span = next_span.new_span_folder(root)
+    placed = next_span.write_skeleton(layouts.describe(root), root, span, unlabelled[:2])
     assert [p.image for p in placed] == ["images/a_photo.jpg", "images/b.jpg"]
     assert [p.mask for p in placed] == [
         "annotations/trimaps/a_photo.png",
@@ -83,9 +83,9 @@ def test_an_oxford_span_lists_the_rows_to_complete(tmp_path, unlabelled):
 def test_a_root_without_spans_or_an_existing_span_is_refused(tmp_path, unlabelled):
     root = write_shapes(str(tmp_path / "plain"), train=2, test=1)
     with pytest.raises(ValueError, match="holds no span-N/ folders.*span-1"):
-        next_span.next_span_folder(root)
+        next_span.new_span_folder(root)
     with pytest.raises(ValueError, match="exists"):
-        next_span.write_skeleton(root, os.path.join(root, "imagesTr"), unlabelled)
+        next_span.new_span_folder(root, os.path.join(root, "imagesTr"))
 
 
 def test_the_command_refuses_a_root_without_spans_before_any_work(tmp_path):
@@ -119,7 +119,8 @@ def test_every_nnunet_ending_is_written_in_its_format_with_the_declared_channels
     for name in os.listdir(os.path.join(span1, "labelsTr")):
         path = os.path.join(span1, "labelsTr", name)
         os.rename(path, path.replace(".png", nnunet.label_ending(ending)))
-    placed = next_span.write_skeleton(root, os.path.join(root, "span-2"), unlabelled[:1])
+    span = next_span.new_span_folder(root)
+    placed = next_span.write_skeleton(layouts.describe(root), root, span, unlabelled[:1])
     image = Image.open(os.path.join(root, "span-2", placed[0].image))
     assert placed[0].image.endswith(f"_0000{ending}") and image.mode == "L"
     assert image.format == next_span.PIL_FORMATS[ending]

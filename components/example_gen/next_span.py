@@ -43,16 +43,22 @@ class Placed:
     mask: str  # the mask to draw (relative)
 
 
-def next_span_folder(data_root: str) -> str:
-    """data_root/span-N for the number after the newest span; a data root without spans has no
-    next span (its data set would stop being read), which fails with what to do instead."""
-    numbers = layouts.spans(data_root)
-    if not numbers:
-        raise ValueError(
-            f"{data_root} holds no span-N/ folders, so a new span would hide the data set in it: "
-            f"move its content into {join(data_root, 'span-1')} (docs/data.md) or give --out"
-        )
-    return join(data_root, f"{layouts.SPAN_PREFIX}{numbers[-1] + 1}")
+def new_span_folder(data_root: str, out: str | None = None) -> str:
+    """The folder the next span goes into: `out`, or data_root/span-N for the number after the
+    newest span. A folder that exists is refused (a span is written whole, into a new folder), as
+    is a data root without spans, whose data set a new span would stop being read."""
+    if out is None:
+        numbers = layouts.spans(data_root)
+        if not numbers:
+            first = join(data_root, "span-1")
+            raise ValueError(
+                f"{data_root} holds no span-N/ folders, so a new span would hide the data set in "
+                f"it: move its content into {first} (docs/data.md) or give --out"
+            )
+        out = join(data_root, f"{layouts.SPAN_PREFIX}{numbers[-1] + 1}")
+    if tf.io.gfile.exists(out):
+        raise ValueError(f"{out} exists: the next span is written into a new folder only")
+    return out
 
 
 def case_names(sources: list[str]) -> list[str]:
@@ -101,8 +107,9 @@ def _oxford(span: str, sources: list[str], names: list[str]) -> list[Placed]:
     return placed
 
 
-def _nnunet(span: str, sources: list[str], names: list[str], description: dict) -> list[Placed]:
-    spec = nnunet.spec_from("dataset.json", description, "dataset")
+def _nnunet(
+    span: str, sources: list[str], names: list[str], spec: DatasetSpec, description: dict
+) -> list[Placed]:
     ending = spec.file_ending
     placed = []
     for source, name in zip(sources, names, strict=True):
@@ -118,17 +125,16 @@ def _nnunet(span: str, sources: list[str], names: list[str], description: dict) 
     return placed
 
 
-def write_skeleton(data_root: str, span: str, sources: list[str]) -> list[Placed]:
-    """Places `sources` (image files, any file system) in `span` in the layout of the data set at
-    `data_root`, and lists the masks to draw; refuses a span folder that exists."""
-    if tf.io.gfile.exists(span):
-        raise ValueError(f"{span} exists: the next span is written into a new folder only")
-    spec = layouts.describe(data_root)
+def write_skeleton(
+    spec: DatasetSpec, data_root: str, span: str, sources: list[str]
+) -> list[Placed]:
+    """Places `sources` (image files, any file system) in `span` (from `new_span_folder`) in the
+    layout of the data set at `data_root`, described by `spec`, and lists the masks to draw."""
     names = case_names(sources)
     if spec.layout == NNUNET_LAYOUT:
         folder = layouts.span_folder(data_root)
         description = json.loads(read_in_root(folder, nnunet.DESCRIPTION_FILE))
-        placed = _nnunet(span, sources, names, description)
+        placed = _nnunet(span, sources, names, spec, description)
     else:
         placed = _oxford(span, sources, names)
     _write(join(span, MASKS_TO_DRAW), "".join(p.mask + "\n" for p in placed))
