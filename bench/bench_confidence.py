@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from unittest import mock
 
 import tensorflow as tf
 
-from bench.bench_serving import _pet, _TransformOutput
+from bench.bench_serving import pet, random_network
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
 from bench.paths import run_path
-from components.example_gen.oxford import OXFORD_PETS
-from core import config as configs
 from models.serving import confidence, export, server
-from models.training.model import build_training_model
 
 RESULTS = run_path("confidence")
 
@@ -63,14 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args(argv)
-    config = configs.get_config(args.preset).with_dataset(OXFORD_PETS).trainer()
-    work = tempfile.mkdtemp(prefix="bench_confidence_")
-    model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
+    config, model, transform, _ = random_network(args.preset, "bench_confidence_")
     served = server.SegmentationServer(
-        export.float32_network(model), _TransformOutput(config, work), config.tile_size,
+        export.float32_network(model), transform, config.tile_size,
         config.dataset, config.serving.max_image_megapixels,
     )  # fmt: skip
-    photo, large = _pet(375, 500)[0], _pet(750, 1000, 2)[0]
+    photo, large = pet(375, 500)[0], pet(750, 1000, 2)[0]
     cases = {
         "predict_image, batch 1": ("predict_image", [photo]),
         "predict_image, batch 8": ("predict_image", [photo] * 8),

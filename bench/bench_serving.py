@@ -40,7 +40,7 @@ from models.transform import preprocessing
 RESULTS = run_path("serving")
 
 
-class _TransformOutput:
+class TransformOutput:
     """What export needs of a TFTransformOutput, built from the real preprocessing_fn."""
 
     def __init__(self, config: configs.TrainerConfig, work: str) -> None:
@@ -53,7 +53,7 @@ class _TransformOutput:
         metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
         custom = preprocessing.custom_config(config.transform, config.dataset)
         with tft_beam.Context(temp_dir=os.path.join(work, "tmp")):
-            jpeg, png = _pet(64, 48)
+            jpeg, png = pet(64, 48)
             sample = [{contracts.IMAGE_KEY: jpeg, contracts.MASK_KEY: png}]
             _, transform_fn = (sample, metadata) | tft_beam.AnalyzeAndTransformDataset(
                 lambda inputs: preprocessing.preprocessing_fn(inputs, custom)
@@ -67,13 +67,22 @@ class _TransformOutput:
         return getattr(self._output, name)
 
 
-def _pet(height: int, width: int, seed: int = 0) -> tuple[bytes, bytes]:
+def pet(height: int, width: int, seed: int = 0) -> tuple[bytes, bytes]:
     """A generated pet of that size: the photo as JPEG and its trimap as PNG."""
     from pipeline.synthetic import drawing
     from pipeline.synthetic.pets import render_pet
 
     image, trimap, _ = render_pet(seed, 1, (height, width))
     return drawing.encode(image, "JPEG", quality=90), drawing.encode(trimap, "PNG")
+
+
+def random_network(preset: str, prefix: str):
+    """(the preset's trainer config, its network with random weights (latency does not depend on
+    them), the Transform output the export needs, a fresh work folder)."""
+    config = configs.get_config(preset).with_dataset(OXFORD_PETS).trainer()
+    work = tempfile.mkdtemp(prefix=prefix)
+    model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
+    return config, model, TransformOutput(config, work), work
 
 
 def _timings(call, rounds: int) -> list[float]:
@@ -109,15 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
-    config = configs.get_config(args.preset).with_dataset(OXFORD_PETS).trainer()
-    work = tempfile.mkdtemp(prefix="bench_serving_")
-    model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
+    config, model, transform, work = random_network(args.preset, "bench_serving_")
     export.export_serving_model(
-        model, _TransformOutput(config, work), config.tile_size, os.path.join(work, "m"),
+        model, transform, config.tile_size, os.path.join(work, "m"),
         config.dataset, config.serving.max_image_megapixels,
     )  # fmt: skip
     served = tf.saved_model.load(os.path.join(work, "m"))
-    image_jpeg, big_jpeg = _pet(375, 500)[0], _pet(1500, 2000, 2)[0]
+    image_jpeg, big_jpeg = pet(375, 500)[0], pet(1500, 2000, 2)[0]
 
     def keras_probabilities(tiles: np.ndarray) -> np.ndarray:
         return tf.nn.softmax(model.predict(tiles, verbose=0), axis=-1).numpy()
