@@ -34,7 +34,7 @@ from models.serving import batch_files, batch_predict
 
 MANIFEST = "annotation_manifest.jsonl"
 STAGING = ".scoring"  # span-N.scoring/: the Beam stage's rows, beside the span, never a span
-DEFAULT_DUPLICATE_BITS = 8  # of pHash's 64; distinct photos lie 18+ apart, copies within 2
+DEFAULT_DUPLICATE_BITS = 8  # of pHash's 64 (docs/serving.md#what-to-annotate-next)
 
 
 class _Score(batch_predict.AnswerRows):

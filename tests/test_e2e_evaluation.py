@@ -48,8 +48,7 @@ def _answers(model_dir: str, examples_uri: str, splits: list[str]) -> tuple[list
 
 def test_the_confidence_ranks_the_tiny_models_answers(first_run):
     """The Evaluator reports the confidence measures of the served model's own answers on the
-    eval split; over all the run's examples the tiny model's confidence ranks them by mean IoU
-    (measured: Spearman 0.80, the least confident tenth 0.14 below the rest)."""
+    eval split; over all the run's examples the tiny model's confidence ranks them by mean IoU."""
     output_dir, _, summary = first_run
     nodes = run_report.last_run(os.path.join(output_dir, "metadata.sqlite"), "petunet", 0)
     examples = nodes["SegmentationExampleGen"].artifact("examples").uri

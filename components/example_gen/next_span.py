@@ -62,7 +62,8 @@ def new_span_folder(data_root: str, out: str | None = None) -> str:
 
 
 def case_names(sources: list[str]) -> list[str]:
-    """A plain, unique case name per source file, from its own name."""
+    """A plain, unique case name per source file, from its own name: letters, digits, `_.-` only,
+    so it is a file name in either layout and one word in an Oxford list row."""
     names: list[str] = []
     for source in sources:
         stem = posixpath.splitext(posixpath.basename(source))[0]

@@ -22,8 +22,9 @@ def class_sums(probabilities: tf.Tensor, pixels: tf.Tensor) -> tf.Tensor:
     """float32 [B, 3, K]: per class the intersection, predicted and expected pixel counts of
     probabilities [B, H, W, K] over the pixels where `pixels` [B, H, W] is true.
 
-    The predicted class is argmax's (the first on ties); the counts are segment sums keyed by
-    image and class, which on CPU cost a fraction of a one-hot mask's products and reductions.
+    The predicted class is argmax's (the first on ties), by the running comparison over the few
+    classes (`arrays.largest`); the counts are segment sums keyed by image and class, so no
+    one-hot mask of the canvas is built.
     """
     k = probabilities.shape[-1]
     predicted, largest = arrays.largest(probabilities)
