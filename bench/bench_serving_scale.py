@@ -30,15 +30,12 @@ import time
 
 import tensorflow as tf
 
-from bench.bench_serving import _pet, _TransformOutput
+from bench.bench_serving import pet, random_network
 from bench.machine import describe as describe_machine
 from bench.machine import write_results
 from bench.paths import run_path
-from components.example_gen.oxford import OXFORD_PETS
-from core import config as configs
 from core import contracts
 from models.serving import export
-from models.training.model import build_training_model
 from tests import tf_serving_rest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,7 +105,7 @@ def collection(model_dir: str, count: int, work: str) -> dict[str, float]:
     os.makedirs(folder, exist_ok=True)
     for i in range(count):
         with open(os.path.join(folder, f"pet_{i}.jpg"), "wb") as f:
-            f.write(_pet(300 + (i % 5) * 40, 400, i)[0])
+            f.write(pet(300 + (i % 5) * 40, 400, i)[0])
 
     def timed(*args: str) -> float:
         started = time.perf_counter()
@@ -152,12 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     work = tempfile.mkdtemp(prefix="bench_serving_scale_")
     model_dir = args.model or os.path.join(work, "m")
     if not args.model:
-        config = configs.get_config(args.preset).with_dataset(OXFORD_PETS).trainer()
-        model = build_training_model(config, tf.distribute.get_strategy(), "float32", False)
-        export.export_serving_model(model, _TransformOutput(config, work), config.tile_size,
-                                    model_dir, config.dataset, 40.0)  # fmt: skip
+        config, model, transform, _ = random_network(args.preset, "bench_serving_scale_")
+        export.export_serving_model(model, transform, config.tile_size, model_dir,
+                                    config.dataset, 40.0)  # fmt: skip
     served = tf.saved_model.load(model_dir)
-    photos = [_pet(375, 500, i)[0] for i in range(4)]
+    photos = [pet(375, 500, i)[0] for i in range(4)]
     results = {
         "machine": describe_machine(),
         "model": args.model or f"{args.preset} preset, random weights",
