@@ -29,7 +29,9 @@ from models.serving import confidence, export, server
 RESULTS = run_path("confidence")
 
 
-def _without_confidence(probabilities: tf.Tensor, pixels: tf.Tensor) -> tf.Tensor:
+def _without_confidence(
+    probabilities: tf.Tensor, predicted: tf.Tensor, largest: tf.Tensor, pixels: tf.Tensor
+) -> tf.Tensor:
     shape = tf.concat([tf.shape(pixels)[:-2], [3, probabilities.shape[-1]]], axis=0)
     return tf.zeros(shape, tf.float32)
 

@@ -66,5 +66,7 @@ def test_it_estimates_the_mean_iou_of_truths_drawn_from_the_probabilities():
 
 
 def test_no_pixels_give_zero_not_nan():
-    sums = confidence.class_sums(tf.fill([1, 4, 4, 2], 0.5), tf.zeros([1, 4, 4], tf.bool))
+    probabilities = tf.fill([1, 4, 4, 2], 0.5)
+    predicted, largest = tf.zeros([1, 4, 4], tf.int32), tf.fill([1, 4, 4], 0.5)
+    sums = confidence.class_sums(probabilities, predicted, largest, tf.zeros([1, 4, 4], tf.bool))
     assert confidence.expected_iou(sums).numpy().tolist() == [0.0]

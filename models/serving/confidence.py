@@ -18,16 +18,16 @@ from models.serving import arrays
 EXPECTED_PRESENT = 0.5  # expected pixels from which an unpredicted class counts in the mean
 
 
-def class_sums(probabilities: tf.Tensor, pixels: tf.Tensor) -> tf.Tensor:
+def class_sums(
+    probabilities: tf.Tensor, predicted: tf.Tensor, largest: tf.Tensor, pixels: tf.Tensor
+) -> tf.Tensor:
     """float32 [B, 3, K]: per class the intersection, predicted and expected pixel counts of
-    probabilities [B, H, W, K] over the pixels where `pixels` [B, H, W] is true.
-
-    The predicted class is argmax's (the first on ties), by the running comparison over the few
-    classes (`arrays.largest`); the counts are segment sums keyed by image and class, so no
-    one-hot mask of the canvas is built.
+    probabilities [B, H, W, K] over the pixels where `pixels` [B, H, W] is true, given each
+    pixel's predicted class and its probability (`arrays.largest(probabilities)`, which a caller
+    that needs the classes too computes once). The counts are segment sums keyed by image and
+    class, so no one-hot mask of the canvas is built.
     """
     k = probabilities.shape[-1]
-    predicted, largest = arrays.largest(probabilities)
     images = tf.shape(probabilities)[0]
     keys = tf.where(pixels, predicted + k * tf.range(images)[:, None, None], k * images)
     weight = tf.cast(pixels, tf.float32)
@@ -62,4 +62,6 @@ def box_pixels(boxes: tf.Tensor, size: int) -> tf.Tensor:
 
 def of_canvas(probabilities: tf.Tensor, boxes: tf.Tensor) -> tf.Tensor:
     """float32 [B]: the confidence of canvas probabilities [B, O, O, K] within each image's box."""
-    return expected_iou(class_sums(probabilities, box_pixels(boxes, tf.shape(probabilities)[1])))
+    predicted, largest = arrays.largest(probabilities)
+    pixels = box_pixels(boxes, tf.shape(probabilities)[1])
+    return expected_iou(class_sums(probabilities, predicted, largest, pixels))

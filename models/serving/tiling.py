@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from models.serving import confidence
+from models.serving import arrays, confidence
 from models.transform.overlap_tile import reflect_indices
 
 
@@ -43,12 +43,12 @@ def tiled_classes(
         top, left = (k // cols) * output, (k % cols) * output
         return tf.slice(extended, [top, left, 0], [tile, tile, -1])
 
-    def inside(k: tf.Tensor) -> tf.Tensor:
-        """bool [O, O]: the output pixels of tile k that lie on the image, not its mirror."""
-        top, left = (k // cols) * output, (k % cols) * output
-        on_rows = tf.range(output) < height - top
-        on_cols = tf.range(output) < width - left
-        return on_rows[:, None] & on_cols[None, :]
+    def inside(indices: tf.Tensor) -> tf.Tensor:
+        """bool [n, O, O]: the output pixels of tiles `indices` that lie on the image, not on
+        its mirror."""
+        on_rows = tf.range(output)[None, :] < (height - (indices // cols) * output)[:, None]
+        on_cols = tf.range(output)[None, :] < (width - (indices % cols) * output)[:, None]
+        return on_rows[:, :, None] & on_cols[:, None, :]
 
     def body(
         start: tf.Tensor, done: tf.TensorArray, sums: tf.Tensor
@@ -58,11 +58,12 @@ def tiled_classes(
             cut, indices, fn_output_signature=tf.TensorSpec([tile, tile, None], image.dtype)
         )
         probabilities = probabilities_of(tiles)
-        classes = tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8)
-        on_image = tf.TensorSpec([output, output], tf.bool)
-        pixels = tf.map_fn(inside, indices, fn_output_signature=on_image)
-        sums += tf.reduce_sum(confidence.class_sums(probabilities, pixels), axis=0)
-        return start + batch_size, done.scatter(indices, classes), sums
+        predicted, largest = arrays.largest(probabilities)  # argmax's classes, first on ties
+        pixels = inside(indices)
+        sums += tf.reduce_sum(
+            confidence.class_sums(probabilities, predicted, largest, pixels), axis=0
+        )
+        return start + batch_size, done.scatter(indices, tf.cast(predicted, tf.uint8)), sums
 
     _, done, sums = tf.while_loop(
         lambda start, *_: start < count,
