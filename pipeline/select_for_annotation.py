@@ -5,7 +5,7 @@ skeleton of the data set's next span.
         --images 'unlabelled/**.jpg' --data-root my_data --count 50 [--tile] \
         [--beam-args "--runner=DataflowRunner ..."]
 
-On Beam, as the batch job (models/serving/batch_predict.py): every file the globs match (a folder:
+On Beam, as the batch job (models/serving/batch_stages.py): every file the globs match (a folder:
 every file below it) is read, checked and segmented, and keeps its answer's confidence and a
 perceptual hash of its pixels (imagehash's pHash). Then the least confident images are taken in
 order, each one skipped when its hash is within --duplicate-bits of an image already taken (a
@@ -21,42 +21,16 @@ stopped command leaves no half span for the pipeline to read.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shlex
 import sys
 from typing import Any
 
-import apache_beam as beam
-from apache_beam.ml.inference.base import PredictionResult
-
-from models.serving import batch_files, batch_predict
+from models.serving import batch_files
 
 MANIFEST = "annotation_manifest.jsonl"
 STAGING = ".scoring"  # span-N.scoring/: the Beam stage's rows, beside the span, never a span
 DEFAULT_DUPLICATE_BITS = 8  # of pHash's 64 (docs/serving.md#what-to-annotate-next)
-
-
-class _Score(batch_predict.AnswerRows):
-    """A segmented image's row holds the answer's confidence and the image's pHash."""
-
-    def answered(self, path: str, result: PredictionResult) -> dict[str, Any]:
-        import imagehash
-        from PIL import Image
-
-        image = Image.open(io.BytesIO(result.example.numpy()))
-        answer = result.inference
-        row = batch_files.row(path, answer["size"], None, None, answer["confidence"])
-        return {**row, "phash": str(imagehash.phash(image.convert("L")))}
-
-
-def score(pipeline: beam.Pipeline, model_dir: str, patterns: list[str], prefix: str, **limits):
-    """The Beam stage: a row per matched file, with its confidence and pHash when segmented."""
-    rows = []
-    for i, pattern in enumerate(patterns):
-        refused, answers = batch_predict.segment(pipeline, i, model_dir, pattern, **limits)
-        rows += [refused, answers | f"Score[{i}]" >> beam.ParDo(_Score())]
-    batch_predict.write_rows(rows, prefix)
 
 
 def choose(rows: list[dict[str, Any]], count: int, duplicate_bits: int) -> list[dict[str, Any]]:
@@ -98,9 +72,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", help="the span folder (default: the data root's next span-N)")
     parser.add_argument("--duplicate-bits", type=int, default=DEFAULT_DUPLICATE_BITS)
     parser.add_argument("--tile", action="store_true", help="full-resolution overlap-tile")
-    parser.add_argument("--max-file-mb", type=float, default=batch_predict.DEFAULT_MAX_FILE_MB)
+    parser.add_argument("--max-file-mb", type=float, default=batch_files.DEFAULT_MAX_FILE_MB)
     parser.add_argument(
-        "--max-image-megapixels", type=float, default=batch_predict.DEFAULT_MAX_MEGAPIXELS
+        "--max-image-megapixels", type=float, default=batch_files.DEFAULT_MAX_MEGAPIXELS
     )
     parser.add_argument("--beam-args", action="append", default=[], help="Beam flags, quoted")
     args = parser.parse_args(glue_flag_values(sys.argv[1:] if argv is None else argv))
@@ -117,10 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     console.configure_logging()
     args = _arguments(argv)
     with console.StderrFilter():
+        import apache_beam as beam
         import tensorflow as tf
         from apache_beam.options.pipeline_options import PipelineOptions
 
         from components.example_gen import layouts, next_span
+        from models.serving.batch_stages import score
         from models.serving.prediction import load_model
 
         try:  # fails here, naming the folder, before any work
@@ -141,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             patterns = [batch_files.as_pattern(argument) for argument in args.images]
             score(pipeline, args.model, patterns, os.path.join(staging, "scores"), **limits)
         rows = choose(
-            batch_predict.read_manifest(staging, "scores.jsonl"), args.count, args.duplicate_bits
+            batch_files.read_manifest(staging, "scores.jsonl"), args.count, args.duplicate_bits
         )
         chosen = [r for r in rows if r["selection"] == "selected"]
         if not rows:
@@ -180,7 +156,4 @@ if __name__ == "__main__":
     import startup
 
     startup.start(filter_stderr=True, console_logging=True)
-    # By its module name, not as __main__: Beam's workers unpickle the DoFns and the handler.
-    from pipeline import select_for_annotation
-
-    sys.exit(select_for_annotation.main())
+    sys.exit(main())

@@ -10,6 +10,8 @@ import warnings
 from typing import Any
 
 MASKS_DIR = "masks"
+DEFAULT_MAX_FILE_MB = 64.0
+DEFAULT_MAX_MEGAPIXELS = 40.0
 MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF8": "GIF", b"BM": "BMP"}
 
 
@@ -73,3 +75,11 @@ def write_jsonl(path: str, rows: list[dict[str, Any]]) -> None:
 
     with tf.io.gfile.GFile(path, "w") as f:
         f.write("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
+
+
+def read_manifest(out_dir: str, name: str = "manifest.jsonl") -> list[dict[str, Any]]:
+    """The rows of a manifest written by the batch job or the annotation command."""
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(os.path.join(out_dir, name)) as f:
+        return [json.loads(line) for line in f if line.strip()]
